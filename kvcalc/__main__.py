@@ -1,0 +1,5 @@
+"""python -m kvcalc"""
+
+from .cli import main
+
+main()

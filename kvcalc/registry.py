@@ -1,0 +1,66 @@
+"""Finding models: shipped configs by name, alias or Hugging Face id, or a file path."""
+
+from __future__ import annotations
+
+import difflib
+from functools import lru_cache
+from pathlib import Path
+
+from .config import ModelConfig, load_yaml
+from .errors import ConfigError
+
+_HERE = Path(__file__).resolve().parent
+
+
+def configs_dir() -> Path:
+    """configs/ inside the installed package (wheel), else the source checkout's configs/."""
+    for candidate in (_HERE / "configs", _HERE.parent / "configs"):
+        if candidate.is_dir():
+            return candidate
+    raise ConfigError(f"no configs/ folder found beside {_HERE}")
+
+
+def shipped_files() -> list[Path]:
+    return sorted(configs_dir().glob("*.yaml"))
+
+
+def _key(name: str) -> str:
+    return name.strip().lower()
+
+
+@lru_cache(maxsize=None)
+def load_all() -> tuple[ModelConfig, ...]:
+    """Every shipped model, in file-name order."""
+    return tuple(load_yaml(p) for p in shipped_files())
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.endswith((".yaml", ".yml", ".json")) or "/" in name and Path(name).exists() or Path(name).is_file()
+
+
+def load_model(name: str | Path) -> ModelConfig:
+    """A model by shipped name, alias or Hugging Face id (any case), or from a YAML or
+    config.json path."""
+    text = str(name)
+    if isinstance(name, Path) or _looks_like_path(text):
+        path = Path(text)
+        if path.suffix == ".json":
+            from .hf import load_hf_config
+
+            return load_hf_config(path)
+        return load_yaml(path)
+    key = _key(text)
+    direct = configs_dir() / f"{key}.yaml"  # the fast path: a model's file is named after it
+    if direct.is_file():
+        return load_yaml(direct)
+    for model in load_all():
+        if key in (_key(n) for n in model.names):
+            return model
+    raise ConfigError(_unknown(text))
+
+
+def _unknown(name: str) -> str:
+    names = {_key(n): n for m in load_all() for n in m.names}
+    close = difflib.get_close_matches(_key(name), list(names), n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(names[c] for c in close)}?" if close else ""
+    return f"unknown model {name!r}{hint} ('kvcalc list' shows every model; a path to a .yaml or config.json works too)"

@@ -1,0 +1,291 @@
+"""Rows built once, rendered many ways: a rich table for people; csv, json, markdown and yaml
+for machines and documents. Machine formats carry raw integers, units in the column names."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .config import ModelConfig
+from .errors import InputError
+from .formulas import KVCache, kv_cache, variants
+from .units import human_bytes, percent, saving
+
+FORMATS = ("table", "json", "csv", "markdown", "yaml")
+UNITS = ("iec", "si")
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    kind: str = "text"  # text | int | bytes | ratio | saving
+
+
+@dataclass
+class Report:
+    """A titled table of rows plus the document the json/yaml formats print."""
+
+    title: str
+    columns: list[Column]
+    rows: list[dict[str, Any]]
+    document: dict[str, Any] | None = None  # json/yaml; defaults to {"rows": rows}
+    notes: list[str] = field(default_factory=list)
+
+
+def check_choice(value: str, choices: tuple[str, ...], what: str) -> str:
+    v = str(value).strip().lower()
+    if v not in choices:
+        raise InputError(f"unknown {what} {value!r} (choose from: {', '.join(choices)})")
+    return v
+
+
+# ----- the main calculation -------------------------------------------------------------------
+
+VARIANT_COLUMNS = [
+    Column("layout", "Layout"),
+    Column("n_kv_heads", "KV heads", "int"),
+    Column("q_heads_per_kv_head", "Q/KV", "int"),
+    Column("bytes_per_token", "Bytes / token", "int"),
+    Column("kv_cache_bytes", "KV cache (bytes)", "int"),
+    Column("kv_cache_human", "KV cache", "bytes"),
+    Column("ratio_vs_mha", "Share of MHA", "ratio"),
+    Column("saving", "vs MHA", "saving"),
+]
+
+
+def _layer_split(c: KVCache) -> str:
+    """'29 sliding layers x 1,024 tokens + 5 full x 32,768' (per sequence)."""
+    parts = []
+    for i, g in enumerate(c.groups):
+        unit = " layers" if i == 0 else ""
+        if g.kind == "none":
+            parts.append(f"{g.n_layers} without attention{' (no KV)' if i else ' layers (no KV)'}")
+        else:
+            parts.append(f"{g.n_layers} {g.kind}{unit} x {g.tokens:,} tokens")
+    return " + ".join(parts)
+
+
+def _variant_row(c: KVCache, mha: KVCache, n_heads: int) -> dict[str, Any]:
+    ratio = c.total_bytes / mha.total_bytes if mha.total_bytes else 0.0
+    return {
+        "layout": c.layout,
+        "n_kv_heads": c.n_kv_heads,
+        "q_heads_per_kv_head": n_heads // c.n_kv_heads,
+        "bytes_per_token": c.bytes_per_token,
+        "kv_cache_bytes": c.total_bytes,
+        "k_bytes": c.k_bytes,
+        "v_bytes": c.v_bytes,
+        "scale_bytes": c.scale_bytes,
+        "ratio_vs_mha": ratio,
+    }
+
+
+def calc_report(
+    model: ModelConfig,
+    seq_len: int,
+    batch_size: int = 1,
+    kv_dtype: str = "auto",
+    engine: str = "exact",
+    block_size: int = 16,
+) -> Report:
+    """The model as published beside its MHA / GQA / MQA rebuilds."""
+    rows = variants(model, seq_len, batch_size, kv_dtype=kv_dtype, engine=engine, block_size=block_size)
+    published, mha = rows[0], rows[1]
+    vrows = [_variant_row(c, mha, model.n_heads) for c in rows]
+    kind = "MLA" if model.mla else next((lay for lay, h in ((r["layout"], r["n_kv_heads"]) for r in vrows[1:])
+                                          if h == model.n_kv_heads), "GQA")
+    vrows[0]["layout"] = "model"
+    display = [dict(r, layout=f"{model.name} ({kind})" if r["layout"] == "model" else r["layout"]) for r in vrows]
+    for r in display:
+        r["kv_cache_human"] = r["kv_cache_bytes"]
+        r["saving"] = r["ratio_vs_mha"]
+
+    notes = [f"per sequence: {_layer_split(published)}"]
+    if published.scale_bytes:
+        notes.append(
+            f"{published.kv_dtype}: {published.data_bytes:,} B of data + {published.scale_bytes:,} B of scales"
+        )
+    exact = published if engine == "exact" else kv_cache(model, seq_len, batch_size, kv_dtype=kv_dtype)
+    if engine != "exact":
+        notes.append(_engine_note(model, published, exact))
+    if model.source:
+        notes.append(f"source: {model.source.url} ({model.source.revision})")
+
+    document = {
+        "model": model.name,
+        "hf_id": model.hf_id,
+        "engine": engine,
+        "seq_len": seq_len,
+        "batch_size": batch_size,
+        "kv_dtype": published.kv_dtype,
+        "block_size": block_size if engine == "vllm" else None,
+        "n_layers": model.n_layers,
+        "n_heads": model.n_heads,
+        "n_kv_heads": model.n_kv_heads,
+        "head_dim": model.head_dim,
+        "bytes_per_token": published.bytes_per_token,
+        "kv_cache_bytes": published.total_bytes,
+        "k_bytes": published.k_bytes,
+        "v_bytes": published.v_bytes,
+        "scale_bytes": published.scale_bytes,
+        "bytes_per_sequence": published.bytes_per_sequence,
+        "exact_kv_cache_bytes": exact.total_bytes,
+        "layers": [
+            {
+                "kind": g.kind,
+                "n_layers": g.n_layers,
+                "tokens": g.tokens,
+                "bytes_per_token_per_layer": g.bytes_per_token,
+                "kv_cache_bytes": batch_size * g.bytes_per_sequence,
+            }
+            for g in published.groups
+        ],
+        "variants": vrows,
+    }
+    title = (
+        f"{model.name}: KV cache for {seq_len:,} tokens x batch {batch_size}, "
+        f"{published.kv_dtype}, engine {engine}"
+    )
+    return Report(title, VARIANT_COLUMNS, display, document, notes)
+
+
+def _engine_note(model: ModelConfig, c: KVCache, exact: KVCache) -> str:
+    ratio = c.total_bytes / exact.total_bytes if exact.total_bytes else 0.0
+    text = f"engine {c.engine}: {c.total_bytes:,} B = {ratio:.4g}x the exact {exact.total_bytes:,} B"
+    if c.engine == "hf" and model.mla:
+        mla = model.mla
+        qk = mla.qk_nope_head_dim + mla.qk_rope_head_dim
+        text += (
+            f"; transformers stores MLA decompressed: {model.n_heads} heads x ({qk} K + {mla.v_head_dim} V) = "
+            f"{model.n_heads * (qk + mla.v_head_dim):,} elements per layer per token, "
+            f"against one {mla.latent_dim}-element latent"
+        )
+    elif c.engine == "vllm":
+        text += f"; paged blocks of {c.block_size} tokens round each sequence up"
+    return text
+
+
+# ----- rendering -----------------------------------------------------------------------------
+
+
+def _cell(value: Any, kind: str, units: str) -> str:
+    if value is None:
+        return ""
+    if kind == "int":
+        return f"{value:,}"
+    if kind == "bytes":
+        return human_bytes(value, units)
+    if kind == "ratio":
+        return percent(value)
+    if kind == "saving":
+        return saving(value)
+    return str(value)
+
+
+def _machine_rows(report: Report) -> list[dict[str, Any]]:
+    if report.document is not None and isinstance(report.document.get("variants"), list):
+        return report.document["variants"]
+    return report.rows
+
+
+def to_csv(report: Report) -> str:
+    rows = _machine_rows(report)
+    keys: list[str] = []
+    for row in rows:
+        keys += [k for k in row if k not in keys]
+    human = {c.key for c in report.columns if c.kind in ("bytes", "saving")}
+    keys = [k for k in keys if k not in human]
+    buf = io.StringIO()
+    prefix = _csv_prefix(report)
+    writer = csv.DictWriter(buf, fieldnames=[*prefix, *keys], extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**prefix, **row})
+    return buf.getvalue()
+
+
+def _csv_prefix(report: Report) -> dict[str, Any]:
+    """Context columns (model, seq_len, ...) repeated on every row of a calc export."""
+    doc = report.document or {}
+    if "variants" not in doc:
+        return {}
+    return {k: doc[k] for k in ("model", "engine", "kv_dtype", "seq_len", "batch_size")}
+
+
+def to_json(report: Report) -> str:
+    return json.dumps(report.document if report.document is not None else {"rows": report.rows}, indent=2) + "\n"
+
+
+def to_yaml(report: Report) -> str:
+    import yaml
+
+    doc = report.document if report.document is not None else {"rows": report.rows}
+    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=120)
+
+
+def to_markdown(report: Report, units: str) -> str:
+    cols = report.columns
+    lines = [f"**{report.title}**", "", "| " + " | ".join(c.header for c in cols) + " |"]
+    lines.append("|" + "|".join("---:" if c.kind in ("int", "bytes", "ratio") else "---" for c in cols) + "|")
+    for row in report.rows:
+        lines.append("| " + " | ".join(_cell(row.get(c.key), c.kind, units) for c in cols) + " |")
+    lines += [""] + [f"- {n}" for n in report.notes]
+    return "\n".join(lines) + "\n"
+
+
+def to_table(report: Report, units: str, width: int | None = None, color: bool = True) -> str | Any:
+    """A rich Table (with its notes as a caption) ready to print."""
+    from rich.table import Table
+
+    table = Table(title=report.title, title_justify="left", caption_justify="left")
+    for c in report.columns:
+        table.add_column(c.header, justify="right" if c.kind in ("int", "bytes", "ratio") else "left", no_wrap=True)
+    for row in report.rows:
+        table.add_row(*(_cell(row.get(c.key), c.kind, units) for c in report.columns))
+    if report.notes:
+        table.caption = "\n".join(report.notes)
+    return table
+
+
+RENDERERS: dict[str, Callable[[Report, str], str]] = {
+    "json": lambda r, u: to_json(r),
+    "yaml": lambda r, u: to_yaml(r),
+    "csv": lambda r, u: to_csv(r),
+    "markdown": to_markdown,
+}
+
+
+def render_text(report: Report, fmt: str, units: str, width: int = 120) -> str:
+    """The report as text in any format; a table is drawn without colour (for files)."""
+    if fmt in RENDERERS:
+        return RENDERERS[fmt](report, units)
+    from rich.console import Console
+
+    buf = io.StringIO()
+    Console(file=buf, width=width, no_color=True, color_system=None, force_terminal=False).print(
+        to_table(report, units)
+    )
+    return buf.getvalue()
+
+
+def emit(report: Report, fmt: str = "table", units: str = "iec", output: str | None = None) -> None:
+    """Print the report to stdout, or write it whole to output."""
+    fmt = check_choice(fmt, FORMATS, "--format")
+    units = check_choice(units, UNITS, "--units")
+    if output:
+        from .outfile import write_atomic
+
+        write_atomic(output, render_text(report, fmt, units))
+        return
+    if fmt == "table":
+        from rich.console import Console
+
+        Console().print(to_table(report, units))
+        return
+    import sys
+
+    sys.stdout.write(RENDERERS[fmt](report, units))

@@ -1,0 +1,83 @@
+"""Model-level reports: the list of shipped models, one model's config, config.json import."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable
+
+from .config import LAYER_KINDS, ModelConfig, to_yaml
+from .formulas import kv_cache
+from .report import Column, Report, check_choice
+
+LIST_COLUMNS = [
+    Column("model", "Model"),
+    Column("family", "Family"),
+    Column("n_layers", "Layers", "int"),
+    Column("n_heads", "Heads", "int"),
+    Column("n_kv_heads", "KV heads", "int"),
+    Column("head_dim", "head_dim", "int"),
+    Column("q_heads_per_kv_head", "Q / KV", "int"),
+    Column("attention", "Attention"),
+    Column("kv_dtype", "dtype"),
+    Column("bytes_per_token", "Bytes / token", "int"),
+]
+
+
+def layout_summary(model: ModelConfig) -> str:
+    """'GQA', 'MLA', 'MQA', 'MHA', with windows and attention-free layers: 'GQA, 29 sliding (1024) + 5 full'."""
+    kind = "MLA" if model.mla else "MQA" if model.n_kv_heads == 1 else "MHA" if model.n_kv_heads == model.n_heads else "GQA"
+    kinds = model.layer_kinds
+    if set(kinds) <= {"F", "M"}:
+        return kind
+    parts = []
+    for letter in ("S", "F", "M", "N"):
+        n = kinds.count(letter)
+        if n:
+            label = LAYER_KINDS[letter] + (f" ({model.sliding_window})" if letter == "S" else "")
+            parts.append(f"{n} {label}")
+    return f"{kind}, " + " + ".join(parts)
+
+
+def models_report(models: Iterable[ModelConfig], kv_dtype: str = "auto") -> Report:
+    rows = []
+    for m in models:
+        c = kv_cache(m, 1, kv_dtype=kv_dtype)
+        rows.append(
+            {
+                "model": m.name,
+                "family": m.family,
+                "n_layers": m.n_layers,
+                "n_heads": m.n_heads,
+                "n_kv_heads": m.n_kv_heads,
+                "head_dim": m.head_dim,
+                "q_heads_per_kv_head": m.group_size,
+                "attention": layout_summary(m),
+                "kv_dtype": c.kv_dtype,
+                "bytes_per_token": c.bytes_per_token,
+                "hf_id": m.hf_id,
+            }
+        )
+    return Report("Shipped models (bytes per token: all layers, K + V)", LIST_COLUMNS, rows, {"models": rows})
+
+
+def show_text(model: ModelConfig, fmt: str = "yaml") -> str:
+    fmt = check_choice(fmt, ("yaml", "json"), "--format")
+    if fmt == "json":
+        doc = model.model_dump(mode="json", exclude_none=True)
+        doc["layer_kinds"] = model.layer_kinds
+        return json.dumps(doc, indent=2) + "\n"
+    header = f"# {model.name}: {layout_summary(model)}; layer kinds: {model.layer_kinds}\n"
+    return to_yaml(model, header)
+
+
+def import_yaml(path: Path, name: str | None = None) -> str:
+    """A YAML config of kvcalc's schema from a Hugging Face config.json."""
+    from .config import validate
+    from .hf import load_hf_config
+
+    model = load_hf_config(path)
+    if name:
+        model = validate({**model.model_dump(mode="json", exclude_none=True), "name": name}, str(path))
+    header = f"# Imported by kvcalc from {path.name}; check the source and add aliases before shipping.\n"
+    return to_yaml(model, header)
