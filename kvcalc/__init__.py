@@ -20,6 +20,7 @@ _API = {
     "variants": "kvcalc.formulas",
     "kv_bytes_per_token": "kvcalc.formulas",
     "KVCache": "kvcalc.formulas",
+    "Model": "kvcalc.model",
     "ModelConfig": "kvcalc.config",
     "load_yaml": "kvcalc.config",
     "load_hf_config": "kvcalc.hf",
@@ -29,6 +30,7 @@ _API = {
 
 if TYPE_CHECKING:  # pragma: no cover
     from .config import ModelConfig, load_yaml
+    from .model import Model
     from .errors import ConfigError, KvcalcError
     from .formulas import KVCache, kv_bytes_per_token, kv_cache, variants
     from .hf import load_hf_config

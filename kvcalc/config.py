@@ -1,4 +1,4 @@
-"""Model configs: strict pydantic schemas, and loading them from YAML.
+"""Model configs: the strict pydantic schema every config file is checked against, and loading.
 
 A config holds what the KV cache and the weights depend on. Hugging Face key names are
 accepted as aliases (``num_hidden_layers`` for ``n_layers``, ...), so a YAML file can be
@@ -8,27 +8,71 @@ written straight from a config.json; ``kvcalc.hf`` maps whole config.json files.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional
+from typing import Any, Literal, Optional
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from .dtypes import MODEL_DTYPES, TORCH_NAMES
 from .errors import ConfigError
+from .files import parse_yaml, read_text
+from .model import FULL, LAYER_KINDS, MLA_KIND, SLIDING, Model, from_dict
 
-PosInt = Annotated[int, Field(strict=True, gt=0)]
-NonNegInt = Annotated[int, Field(strict=True, ge=0)]
+# Strictness comes from the models' config (no str or float for an int); signs are checked by
+# validators below, which keeps pydantic's constraint machinery (and its import cost) off the path.
+PosInt = int
+NonNegInt = int
+_NON_NEGATIVE = frozenset({"n_shared_experts", "first_dense_layers", "layer_offset"})
 
-# Layer kinds in ``layer_pattern``: one letter a layer, the pattern repeating over n_layers.
-FULL, SLIDING, NONE, MLA_KIND = "F", "S", "N", "M"
-LAYER_KINDS = {FULL: "full", SLIDING: "sliding", NONE: "none", MLA_KIND: "mla"}
 
 
-def _alias(*names: str) -> Any:
-    return AliasChoices(*names)
+# Hugging Face key names accepted for kvcalc's fields, so YAML can be written from a config.json.
+HF_ALIASES = {
+    "num_hidden_layers": "n_layers",
+    "num_attention_heads": "n_heads",
+    "num_key_value_heads": "n_kv_heads",
+    "tie_word_embeddings": "tie_embeddings",
+    "torch_dtype": "dtype",
+    "max_position_embeddings": "max_context",
+    "model_type": "family",
+    "num_local_experts": "n_experts",
+    "num_experts": "n_experts",
+    "n_routed_experts": "n_experts",
+    "num_experts_per_tok": "n_experts_per_tok",
+    "moe_intermediate_size": "expert_intermediate_size",
+}
+
+
+def _rename_aliases(data: Any) -> Any:
+    if not isinstance(data, dict) or not any(k in HF_ALIASES for k in data):
+        return data
+    out: dict[str, Any] = {}
+    given: dict[str, str] = {}
+    for key, value in data.items():
+        name = HF_ALIASES.get(key, key)
+        if name in out:
+            raise ValueError(f"{name}: given twice (as {given[name]} and as {key})")
+        out[name], given[name] = value, key
+    return out
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # defer_build: no validator is built until a file is validated, so loading a shipped
+    # (already tested) config costs no schema building at start-up.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hf_names(cls, data: Any) -> Any:
+        return _rename_aliases(data)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _signs(cls, v: Any, info: Any) -> Any:
+        if isinstance(v, int) and not isinstance(v, bool):
+            minimum = 0 if info.field_name in _NON_NEGATIVE else 1
+            if v < minimum:
+                raise ValueError(f"must be {'>= 0' if minimum == 0 else '> 0'}, got {v}")
+        return v
 
 
 class Source(_Strict):
@@ -48,49 +92,39 @@ class MLAConfig(_Strict):
     v_head_dim: PosInt
     q_lora_rank: Optional[PosInt] = None
 
-    @property
-    def latent_dim(self) -> int:
-        """Elements cached per token per layer: kv_lora_rank + qk_rope_head_dim."""
-        return self.kv_lora_rank + self.qk_rope_head_dim
-
 
 class MoEConfig(_Strict):
     """Mixture of experts: layer i is an expert layer when i >= first_dense_layers and
     i % layer_period == layer_offset; other layers use the dense intermediate_size."""
 
-    n_experts: PosInt = Field(validation_alias=_alias("n_experts", "num_local_experts", "num_experts", "n_routed_experts"))
-    n_experts_per_tok: PosInt = Field(validation_alias=_alias("n_experts_per_tok", "num_experts_per_tok"))
-    expert_intermediate_size: PosInt = Field(
-        validation_alias=_alias("expert_intermediate_size", "moe_intermediate_size")
-    )
+    n_experts: PosInt
+    n_experts_per_tok: PosInt
+    expert_intermediate_size: PosInt
     n_shared_experts: NonNegInt = 0
     shared_expert_intermediate_size: Optional[PosInt] = None
     first_dense_layers: NonNegInt = 0
     layer_period: PosInt = 1
     layer_offset: NonNegInt = 0
 
-    def is_expert_layer(self, i: int) -> bool:
-        return i >= self.first_dense_layers and i % self.layer_period == self.layer_offset
-
 
 class ModelConfig(_Strict):
     """One model's architecture, as far as memory is concerned."""
 
     name: str
-    aliases: tuple[str, ...] = ()
+    aliases: list[str] = []  # noqa: RUF012 - pydantic copies defaults
     hf_id: Optional[str] = None
     source: Optional[Source] = None
-    family: str = Field(default="custom", validation_alias=_alias("family", "model_type"))
-    n_layers: PosInt = Field(validation_alias=_alias("n_layers", "num_hidden_layers"))
-    n_heads: PosInt = Field(validation_alias=_alias("n_heads", "num_attention_heads"))
-    n_kv_heads: PosInt = Field(validation_alias=_alias("n_kv_heads", "num_key_value_heads"))
+    family: str = "custom"
+    n_layers: PosInt
+    n_heads: PosInt
+    n_kv_heads: PosInt
     head_dim: PosInt
     hidden_size: PosInt
     intermediate_size: PosInt
     vocab_size: PosInt
-    tie_embeddings: bool = Field(default=False, strict=True, validation_alias=_alias("tie_embeddings", "tie_word_embeddings"))
-    dtype: Literal["fp32", "fp16", "bf16"] = Field(validation_alias=_alias("dtype", "torch_dtype"))
-    max_context: PosInt = Field(validation_alias=_alias("max_context", "max_position_embeddings"))
+    tie_embeddings: bool = False
+    dtype: Literal["fp32", "fp16", "bf16"]
+    max_context: PosInt
     sliding_window: Optional[PosInt] = None
     layer_pattern: Optional[str] = None
     mla: Optional[MLAConfig] = None
@@ -145,21 +179,10 @@ class ModelConfig(_Strict):
 
     @property
     def layer_kinds(self) -> str:
-        """One letter per layer (F, S, N, M): layer_pattern repeated over n_layers; by default
-        every layer is full attention, or MLA when the config has an mla block."""
+        """As Model.layer_kinds: layer_pattern repeated over n_layers."""
         pattern = self.layer_pattern or (MLA_KIND if self.mla else FULL)
         reps = -(-self.n_layers // len(pattern))
         return (pattern * reps)[: self.n_layers]
-
-    @property
-    def group_size(self) -> int:
-        """Query heads that share one KV head: n_heads / n_kv_heads."""
-        return self.n_heads // self.n_kv_heads
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """Every name this model answers to."""
-        return (self.name, *self.aliases, *((self.hf_id,) if self.hf_id else ()))
 
 
 class _FieldError(ValueError):
@@ -169,75 +192,55 @@ class _FieldError(ValueError):
         super().__init__(f"{field}: {message}")
 
 
-def _describe(err: ValidationError) -> str:
-    """The first problem of a ValidationError as 'field.path: message'."""
+def _describe(err: ValidationError, data: dict[str, Any]) -> str:
+    """The first problem of a ValidationError as 'field.path: message', naming a field by the
+    key the file used (num_key_value_heads rather than n_kv_heads)."""
     errors = err.errors(include_url=False)
     first = errors[0]
-    loc = ".".join(str(p) for p in first["loc"])
+    parts = [str(p) for p in first["loc"]]
+    if parts and parts[0] not in data:
+        parts[0] = next((k for k, v in HF_ALIASES.items() if v == parts[0] and k in data), parts[0])
+    loc = ".".join(parts)
     msg = first["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     if first["type"] == "extra_forbidden":
         msg = "unknown field"
-    elif first["type"] not in ("missing",) and "input" in first and not isinstance(first["input"], (dict, list)):
+    elif "got" not in msg and first["type"] != "missing" and "input" in first and not isinstance(first["input"], (dict, list)):
         msg = f"{msg} (got {first['input']!r})"
     text = f"{loc}: {msg}" if loc else msg
+    if not loc and ": " in msg:
+        field, rest = msg.split(": ", 1)
+        alias = next((k for k, v in HF_ALIASES.items() if v == field and k in data), field)
+        text = f"{alias}: {rest}"
     if len(errors) > 1:
         text += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
     return text
 
 
-def validate(data: Any, origin: str) -> ModelConfig:
-    """A ModelConfig from a parsed mapping; every failure is one ConfigError naming origin and field."""
+def validate(data: Any, origin: str) -> Model:
+    """A Model from a parsed mapping, checked by the strict schema; every failure is one
+    ConfigError naming origin and field."""
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: expected a mapping of fields, got {type(data).__name__}")
     try:
-        return ModelConfig.model_validate(data)
+        checked = ModelConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(f"{origin}: {_describe(err)}") from None
+        raise ConfigError(f"{origin}: {_describe(err, data)}") from None
+    return from_dict(checked.model_dump(exclude_none=True))
 
 
-def read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, not a config file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read ({err.__class__.__name__}: {err})") from None
-
-
-def parse_yaml(text: str, origin: str) -> Any:
-    """yaml.safe_load (the C loader when present), errors as one line naming origin."""
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        data = yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ConfigError(f"{origin}: malformed YAML{where}: {problem}") from None
-    if data is None:
-        raise ConfigError(f"{origin}: empty file, expected a model config")
-    return data
-
-
-def load_yaml(path: str | Path) -> ModelConfig:
-    """A ModelConfig from a YAML file of the schema above."""
+def load_yaml(path: str | Path) -> Model:
+    """A Model from a YAML file of the schema above."""
     path = Path(path)
     return validate(parse_yaml(read_text(path), str(path)), str(path))
 
 
-def to_yaml(model: ModelConfig, header: str = "") -> str:
+def to_yaml(model: Model, header: str = "") -> str:
     """The config as YAML of this schema, fields in schema order, empty ones left out."""
     import yaml
 
-    data = model.model_dump(mode="json", exclude_none=True)
-    if not data.get("aliases"):
-        data.pop("aliases", None)
+    data = model.to_dict()
     body = yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=100, allow_unicode=True)
     return header + body
 

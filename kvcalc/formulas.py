@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import FULL, LAYER_KINDS, MLA_KIND, NONE, SLIDING, ModelConfig
+from .model import FULL, LAYER_KINDS, MLA_KIND, NONE, SLIDING, Model
 from .dtypes import KVDType, resolve
 from .errors import InputError
 
@@ -73,7 +73,7 @@ class KVCache:
     batch_size: int
     n_kv_heads: int
     block_size: int
-    layer_kinds: str  # one letter per layer, as ModelConfig.layer_kinds
+    layer_kinds: str  # one letter per layer, as Model.layer_kinds
     groups: tuple[LayerGroup, ...]
 
     @property
@@ -116,7 +116,7 @@ def _check_positive(value: int, what: str) -> int:
     return value
 
 
-def check_kv_heads(model: ModelConfig, n_kv_heads: int) -> int:
+def check_kv_heads(model: Model, n_kv_heads: int) -> int:
     """n_kv_heads if it divides n_heads (each KV head serves a whole group of query heads)."""
     _check_positive(n_kv_heads, "n_kv_heads")
     if model.n_heads % n_kv_heads:
@@ -136,20 +136,20 @@ def _tokens_held(kind: str, seq_len: int, window: int | None, engine: str, block
     if kind == NONE:
         return 0
     if kind == SLIDING:
-        assert window is not None  # guaranteed by ModelConfig's validator
+        assert window is not None  # guaranteed by Model's validator
         if engine == "vllm":
             return min(cdiv(seq_len, block), cdiv(window - 1, block) + 1) * block
         return min(seq_len, window)
     return cdiv(seq_len, block) * block if engine == "vllm" else seq_len
 
 
-def _shape(model: ModelConfig, kind: str, engine: str, n_kv_heads: int | None) -> tuple[str, int, int, int, int]:
+def _shape(model: Model, kind: str, engine: str, n_kv_heads: int | None) -> tuple[str, int, int, int, int]:
     """(reported kind, k_heads, k_dim, v_heads, v_dim) of one layer's cache per token."""
     if kind == NONE:
         return "none", 0, 0, 0, 0
     if kind == MLA_KIND:
         mla = model.mla
-        assert mla is not None  # guaranteed by ModelConfig's validator
+        assert mla is not None  # guaranteed by Model's validator
         qk_dim = mla.qk_nope_head_dim + mla.qk_rope_head_dim
         if n_kv_heads is not None:  # rebuilt as per-head attention with MLA's head dims
             return "full", n_kv_heads, qk_dim, n_kv_heads, mla.v_head_dim
@@ -161,7 +161,7 @@ def _shape(model: ModelConfig, kind: str, engine: str, n_kv_heads: int | None) -
 
 
 def kv_cache(
-    model: ModelConfig,
+    model: Model,
     seq_len: int,
     batch_size: int = 1,
     kv_dtype: str | KVDType = "auto",
@@ -185,7 +185,7 @@ def kv_cache(
 
     kinds = model.layer_kinds
     groups = []
-    for kind in (FULL, SLIDING, MLA_KIND, NONE):
+    for kind in (SLIDING, FULL, MLA_KIND, NONE):
         count = kinds.count(kind)
         if not count:
             continue
@@ -220,7 +220,7 @@ def kv_cache(
     )
 
 
-def gqa_heads(model: ModelConfig) -> int | None:
+def gqa_heads(model: Model) -> int | None:
     """The KV-head count of the GQA row: the model's own when it is GQA, else the divisor of
     n_heads whose group is nearest 8 query heads (None when n_heads is prime)."""
     inner = [d for d in divisors(model.n_heads) if 1 < d < model.n_heads]
@@ -231,7 +231,7 @@ def gqa_heads(model: ModelConfig) -> int | None:
     return min(inner, key=lambda d: (abs(model.n_heads // d - 8), -d))
 
 
-def variant_heads(model: ModelConfig) -> list[tuple[str, int]]:
+def variant_heads(model: Model) -> list[tuple[str, int]]:
     """(layout, n_kv_heads) of the MHA / GQA / MQA rebuilds of a model."""
     rows = [("MHA", model.n_heads)]
     g = gqa_heads(model)
@@ -241,7 +241,7 @@ def variant_heads(model: ModelConfig) -> list[tuple[str, int]]:
     return rows
 
 
-def variants(model: ModelConfig, seq_len: int, batch_size: int = 1, **kw) -> list[KVCache]:
+def variants(model: Model, seq_len: int, batch_size: int = 1, **kw) -> list[KVCache]:
     """The model as published, then its MHA / GQA / MQA rebuilds, same dtype and engine."""
     rows = [kv_cache(model, seq_len, batch_size, **kw)]
     for layout, heads in variant_heads(model):
@@ -249,7 +249,7 @@ def variants(model: ModelConfig, seq_len: int, batch_size: int = 1, **kw) -> lis
     return rows
 
 
-def kv_bytes_per_token(model: ModelConfig, kv_dtype: str = "auto") -> int:
+def kv_bytes_per_token(model: Model, kv_dtype: str = "auto") -> int:
     """K+V bytes cached per token, all layers (2 x n_layers x n_kv_heads x head_dim x bytes
     per element for a plain GQA model)."""
     return kv_cache(model, 1, kv_dtype=kv_dtype).bytes_per_token

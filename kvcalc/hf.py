@@ -1,4 +1,4 @@
-"""Hugging Face config.json -> ModelConfig, family by family.
+"""Hugging Face config.json -> Model, family by family.
 
 Each family's keys are read as transformers reads them, with the defaults transformers applies
 when a key is absent (gemma3's text_config omits its head counts, for one). A key the
@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
-from .config import ModelConfig, read_text, validate
+from .config import read_text, validate
+from .model import Model
 from .errors import ConfigError
 
 _MISSING = object()
@@ -184,8 +185,8 @@ def _name_of(cfg: dict[str, Any], path: Path | None) -> tuple[str, str | None]:
     return (path.parent.name if path.stem == "config" and path.parent.name else path.stem).lower(), None
 
 
-def from_hf_dict(cfg: Any, origin: str, path: Path | None = None) -> ModelConfig:
-    """A ModelConfig from a parsed config.json mapping."""
+def from_hf_dict(cfg: Any, origin: str, path: Path | None = None) -> Model:
+    """A Model from a parsed config.json mapping."""
     if not isinstance(cfg, dict):
         raise ConfigError(f"{origin}: expected a JSON object, got {type(cfg).__name__}")
     top = cfg
@@ -252,8 +253,8 @@ def from_hf_dict(cfg: Any, origin: str, path: Path | None = None) -> ModelConfig
     return validate(data, origin)
 
 
-def load_hf_config(path: str | Path) -> ModelConfig:
-    """A ModelConfig from a Hugging Face config.json file."""
+def load_hf_config(path: str | Path) -> Model:
+    """A Model from a Hugging Face config.json file."""
     path = Path(path)
     text = read_text(path)
     try:
@@ -263,4 +264,4 @@ def load_hf_config(path: str | Path) -> ModelConfig:
     return from_hf_dict(cfg, str(path), path)
 
 
-CONVERTERS: dict[str, Callable[..., ModelConfig]] = {".json": load_hf_config}
+CONVERTERS: dict[str, Callable[..., Model]] = {".json": load_hf_config}

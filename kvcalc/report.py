@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .config import ModelConfig
+from .model import Model
 from .errors import InputError
 from .formulas import KVCache, kv_cache, variants
 from .units import human_bytes, percent, saving
@@ -85,7 +85,7 @@ def _variant_row(c: KVCache, mha: KVCache, n_heads: int) -> dict[str, Any]:
 
 
 def calc_report(
-    model: ModelConfig,
+    model: Model,
     seq_len: int,
     batch_size: int = 1,
     kv_dtype: str = "auto",
@@ -153,7 +153,7 @@ def calc_report(
     return Report(title, VARIANT_COLUMNS, display, document, notes)
 
 
-def _engine_note(model: ModelConfig, c: KVCache, exact: KVCache) -> str:
+def _engine_note(model: Model, c: KVCache, exact: KVCache) -> str:
     ratio = c.total_bytes / exact.total_bytes if exact.total_bytes else 0.0
     text = f"engine {c.engine}: {c.total_bytes:,} B = {ratio:.4g}x the exact {exact.total_bytes:,} B"
     if c.engine == "hf" and model.mla:
@@ -284,7 +284,10 @@ def emit(report: Report, fmt: str = "table", units: str = "iec", output: str | N
     if fmt == "table":
         from rich.console import Console
 
-        Console().print(to_table(report, units))
+        console = Console()
+        if not console.is_terminal and "COLUMNS" not in __import__("os").environ:
+            console = Console(width=200)  # pipes and files: never truncate a number
+        console.print(to_table(report, units))
         return
     import sys
 

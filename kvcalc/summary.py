@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Iterable
 
-from .config import LAYER_KINDS, ModelConfig, to_yaml
+from .config import to_yaml
+from .model import LAYER_KINDS, Model
 from .formulas import kv_cache
 from .report import Column, Report, check_choice
 
@@ -24,7 +25,7 @@ LIST_COLUMNS = [
 ]
 
 
-def layout_summary(model: ModelConfig) -> str:
+def layout_summary(model: Model) -> str:
     """'GQA', 'MLA', 'MQA', 'MHA', with windows and attention-free layers: 'GQA, 29 sliding (1024) + 5 full'."""
     kind = "MLA" if model.mla else "MQA" if model.n_kv_heads == 1 else "MHA" if model.n_kv_heads == model.n_heads else "GQA"
     kinds = model.layer_kinds
@@ -39,7 +40,7 @@ def layout_summary(model: ModelConfig) -> str:
     return f"{kind}, " + " + ".join(parts)
 
 
-def models_report(models: Iterable[ModelConfig], kv_dtype: str = "auto") -> Report:
+def models_report(models: Iterable[Model], kv_dtype: str = "auto") -> Report:
     rows = []
     for m in models:
         c = kv_cache(m, 1, kv_dtype=kv_dtype)
@@ -61,10 +62,10 @@ def models_report(models: Iterable[ModelConfig], kv_dtype: str = "auto") -> Repo
     return Report("Shipped models (bytes per token: all layers, K + V)", LIST_COLUMNS, rows, {"models": rows})
 
 
-def show_text(model: ModelConfig, fmt: str = "yaml") -> str:
+def show_text(model: Model, fmt: str = "yaml") -> str:
     fmt = check_choice(fmt, ("yaml", "json"), "--format")
     if fmt == "json":
-        doc = model.model_dump(mode="json", exclude_none=True)
+        doc = model.to_dict()
         doc["layer_kinds"] = model.layer_kinds
         return json.dumps(doc, indent=2) + "\n"
     header = f"# {model.name}: {layout_summary(model)}; layer kinds: {model.layer_kinds}\n"
@@ -78,6 +79,6 @@ def import_yaml(path: Path, name: str | None = None) -> str:
 
     model = load_hf_config(path)
     if name:
-        model = validate({**model.model_dump(mode="json", exclude_none=True), "name": name}, str(path))
+        model = validate({**model.to_dict(), "name": name}, str(path))
     header = f"# Imported by kvcalc from {path.name}; check the source and add aliases before shipping.\n"
     return to_yaml(model, header)
