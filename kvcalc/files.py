@@ -19,13 +19,36 @@ def read_text(path: Path) -> str:
         raise ConfigError(f"{path}: cannot read ({err.__class__.__name__}: {err})") from None
 
 
-def parse_yaml(text: str, origin: str) -> Any:
-    """yaml.safe_load (the C loader when present), errors as one line naming origin."""
+def _loader() -> Any:
+    """yaml's safe loader (the C one when present) that refuses duplicate keys."""
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class Loader(base):  # type: ignore[misc, valid-type]
+        pass
+
+    def mapping(loader: Any, node: Any) -> dict[Any, Any]:
+        seen: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen[key] = loader.construct_object(value_node, deep=True)
+        return seen
+
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    return Loader
+
+
+def parse_yaml(text: str, origin: str) -> Any:
+    """Safe-load YAML text; every error is one line naming origin (and line, column)."""
+    import yaml
+
     try:
-        data = yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader
+        data = yaml.load(text, Loader=_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -49,11 +49,11 @@ VARIANT_COLUMNS = [
     Column("layout", "Layout"),
     Column("n_kv_heads", "KV heads", "int"),
     Column("q_heads_per_kv_head", "Q/KV", "int"),
-    Column("bytes_per_token", "Bytes / token", "int"),
-    Column("kv_cache_bytes", "KV cache (bytes)", "int"),
+    Column("bytes_per_token", "Bytes/token", "int"),
+    Column("kv_cache_bytes", "KV cache (B)", "int"),
     Column("kv_cache_human", "KV cache", "bytes"),
-    Column("ratio_vs_mha", "Share of MHA", "ratio"),
-    Column("saving", "vs MHA", "saving"),
+    Column("ratio_vs_mha", "Share", "ratio"),
+    Column("saving", "Saving vs MHA", "saving"),
 ]
 
 
@@ -243,7 +243,8 @@ def to_table(report: Report, units: str, width: int | None = None, color: bool =
 
     table = Table(title=report.title, title_justify="left", caption_justify="left")
     for c in report.columns:
-        table.add_column(c.header, justify="right" if c.kind in ("int", "bytes", "ratio") else "left", no_wrap=True)
+        numeric = c.kind in ("int", "bytes", "ratio")
+        table.add_column(c.header, justify="right" if numeric else "left", no_wrap=c.key != "attention")
     for row in report.rows:
         table.add_row(*(_cell(row.get(c.key), c.kind, units) for c in report.columns))
     if report.notes:

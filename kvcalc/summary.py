@@ -13,11 +13,10 @@ from .report import Column, Report, check_choice
 
 LIST_COLUMNS = [
     Column("model", "Model"),
-    Column("family", "Family"),
     Column("n_layers", "Layers", "int"),
     Column("n_heads", "Heads", "int"),
-    Column("n_kv_heads", "KV heads", "int"),
-    Column("head_dim", "head_dim", "int"),
+    Column("n_kv_heads", "KV", "int"),
+    Column("head_dim", "dim", "int"),
     Column("q_heads_per_kv_head", "Q / KV", "int"),
     Column("attention", "Attention"),
     Column("kv_dtype", "dtype"),
