@@ -1,0 +1,222 @@
+"""--measure: allocate the caches a runtime would build with PyTorch and check the formula.
+
+torch is imported inside these functions only. Measurement checks the formula, it never
+replaces it: the report shows formula bytes, measured bytes and their ratio side by side.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from .dtypes import resolve
+from .errors import MeasureError
+from .formulas import KVCache, LayerGroup, kv_cache
+from .model import Model
+from .report import Column, Report
+
+SAFETY = 0.8  # use at most this share of the free memory
+
+
+def _torch() -> Any:
+    import warnings
+
+    warnings.filterwarnings("ignore", message="Failed to initialize NumPy")  # torch without numpy: harmless
+    try:
+        import torch
+    except ImportError:
+        raise MeasureError("--measure needs PyTorch: pip install 'kvcalc[measure]'") from None
+    return torch
+
+
+def _rss_bytes() -> int:
+    """Resident memory of this process (Linux /proc), 0 where unknown."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
+
+
+def _mem_available() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def pick_device(torch: Any, device: str) -> str:
+    device = device.strip().lower()
+    if device not in ("auto", "cuda", "cpu"):
+        raise MeasureError(f"unknown --device {device!r} (choose from: auto, cuda, cpu)")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise MeasureError("--device cuda: no CUDA device is available to this PyTorch")
+    return device
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to allocate: for each layer group, how many layers and sequences (a subset when
+    the whole cache would not fit), and the exact factor that scales it back."""
+
+    layers: tuple[int, ...]  # layers allocated per group
+    batch: int  # sequences allocated
+
+
+def plan(cache: KVCache, free_bytes: int) -> Plan:
+    """The whole cache if it fits in SAFETY x free_bytes, else one layer of each kind and the
+    largest divisor of the batch that fits (scaling stays exact: such layers are identical)."""
+    full = tuple(g.n_layers if g.tokens else 0 for g in cache.groups)
+    if cache.total_bytes <= SAFETY * free_bytes:
+        return Plan(full, cache.batch_size)
+    one = tuple(1 if g.tokens else 0 for g in cache.groups)
+    per_seq = sum(g.tokens * g.bytes_per_token for g in cache.groups if g.tokens)
+    for b in sorted((d for d in range(1, cache.batch_size + 1) if cache.batch_size % d == 0), reverse=True):
+        if b * per_seq <= SAFETY * free_bytes:
+            return Plan(one, b)
+    raise MeasureError(
+        f"even one layer of each kind for one sequence ({per_seq:,} B) does not fit in "
+        f"{SAFETY:.0%} of the {free_bytes:,} B free"
+    )
+
+
+def _native(torch: Any, name: str) -> Any:
+    table = {
+        "fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "int8": torch.int8,
+        "fp8": getattr(torch, "float8_e4m3fn", None), "fp8_e4m3": getattr(torch, "float8_e4m3fn", None),
+        "fp8_e5m2": getattr(torch, "float8_e5m2", None),
+    }
+    return table.get(name)
+
+
+def _layer_tensors(torch: Any, cache: KVCache, g: LayerGroup, batch: int, device: str) -> list[Any]:
+    """One layer's cache tensors. Shapes as the engines hold them:
+    exact/hf: K [B, H_kv, S_layer, D] and V likewise (MLA latent: K [B, S, latent], no V);
+    vllm: blocks [num_blocks, 2, block_size, H_kv, D] (MLA: [num_blocks, block_size, latent]).
+    Formats without a torch dtype (int4, nvfp4) are packed bytes, plus a uint8 scale tensor."""
+    dtype = resolve(cache.kv_dtype, cache.kv_dtype)
+    native = _native(torch, dtype.name)
+    out = []
+    for heads, dim in ((g.k_heads, g.k_dim), (g.v_heads, g.v_dim)):
+        if not heads:
+            continue
+        data_b, scale_b = dtype.vector_bytes(dim)
+        shape_tail = (dim,) if native is not None else (data_b,)
+        if cache.engine == "vllm":
+            lead = (batch * g.tokens // cache.block_size, cache.block_size, heads)
+        else:
+            lead = (batch, heads, g.tokens)
+        out.append(torch.zeros(*lead, *shape_tail, dtype=native if native is not None else torch.uint8, device=device))
+        if scale_b:
+            out.append(torch.zeros(*lead, scale_b, dtype=torch.uint8, device=device))
+    return out
+
+
+def measure(model: Model, seq_len: int, batch_size: int = 1, kv_dtype: str = "auto", engine: str = "exact",
+            block_size: int = 16, device: str = "auto") -> dict[str, Any]:
+    """Allocate the cache (zeros, so pages are committed), measure, free. A dict of results."""
+    torch = _torch()
+    dev = pick_device(torch, device)
+    cache = kv_cache(model, seq_len, batch_size, kv_dtype=kv_dtype, engine=engine, block_size=block_size)
+    if dev == "cuda":
+        torch.cuda.synchronize()
+        free_before, total = torch.cuda.mem_get_info()
+        alloc_before, reserved_before = torch.cuda.memory_allocated(), torch.cuda.memory_reserved()
+    else:
+        free_before = _mem_available()
+    p = plan(cache, free_before)
+    rss_before = _rss_bytes()
+    tensors: list[list[Any]] = []
+    result: dict[str, Any] = {"device": dev, "formula_bytes": cache.total_bytes}
+    try:
+        storage = raw = 0
+        for i, g in enumerate(cache.groups):
+            if not p.layers[i]:
+                continue
+            layers = [_layer_tensors(torch, cache, g, p.batch, dev) for _ in range(p.layers[i])]
+            tensors.extend(layers)
+            group_bytes = sum(t.untyped_storage().nbytes() for layer in layers for t in layer)
+            raw += group_bytes
+            # identical layers and sequences: scale exactly back to n_layers and the batch
+            storage += group_bytes // p.layers[i] * g.n_layers * (batch_size // p.batch)
+        allocated_layers = sum(p.layers)
+        result["measured_bytes"] = storage
+        if dev == "cuda":
+            torch.cuda.synchronize()
+            result["allocated_delta_bytes"] = torch.cuda.memory_allocated() - alloc_before
+            result["reserved_bytes"] = torch.cuda.memory_reserved() - reserved_before
+            result["free_before_bytes"], result["free_after_bytes"] = free_before, torch.cuda.mem_get_info()[0]
+            result["gpu"] = torch.cuda.get_device_name()
+        else:
+            result["rss_delta_bytes"] = _rss_bytes() - rss_before
+        subset = allocated_layers < sum(g.n_layers for g in cache.groups if g.tokens) or p.batch < batch_size
+        result["subset"] = subset
+        result["allocated_raw_bytes"] = raw
+        result["allocated_layers"] = allocated_layers
+        result["allocated_batch"] = p.batch
+        result["shapes"] = [tuple(t.shape) for t in tensors[0]] if tensors else []
+    except (RuntimeError, MemoryError) as err:  # torch.OutOfMemoryError is a RuntimeError
+        raise MeasureError(f"allocation failed: {str(err).splitlines()[0]}") from None
+    finally:
+        tensors.clear()
+        if dev == "cuda":
+            torch.cuda.empty_cache()
+    result["ratio"] = result["measured_bytes"] / cache.total_bytes if cache.total_bytes else 1.0
+    result["match"] = result["measured_bytes"] == cache.total_bytes
+    return result
+
+
+MEASURE_COLUMNS = [
+    Column("what", "What"),
+    Column("bytes", "Bytes", "int"),
+    Column("human", "Size", "bytes"),
+    Column("ratio", "vs formula", "ratio"),
+]
+
+
+def measure_report(model: Model, seq_len: int, batch_size: int, kv_dtype: str, engine: str,
+                   block_size: int, device: str) -> tuple[Report, bool]:
+    """Formula and measurement side by side; ok is False when allocated bytes differ."""
+    r = measure(model, seq_len, batch_size, kv_dtype, engine, block_size, device)
+    formula = r["formula_bytes"]
+    rows = [
+        {"what": "formula", "bytes": formula, "human": formula, "ratio": 1.0},
+        {"what": "allocated (tensor storage)", "bytes": r["measured_bytes"], "human": r["measured_bytes"], "ratio": r["ratio"]},
+    ]
+    extra = "rss_delta_bytes" if r["device"] == "cpu" else "allocated_delta_bytes"
+    label = "process resident memory growth" if r["device"] == "cpu" else "torch.cuda.memory_allocated growth"
+    if not r["subset"]:
+        rows.append({"what": label, "bytes": r[extra], "human": r[extra], "ratio": r[extra] / formula if formula else 1.0})
+    if r["device"] == "cuda" and not r["subset"]:
+        rows.append({"what": "torch.cuda.memory_reserved growth", "bytes": r["reserved_bytes"], "human": r["reserved_bytes"],
+                     "ratio": r["reserved_bytes"] / formula if formula else 1.0})
+    cache = kv_cache(model, seq_len, batch_size, kv_dtype=kv_dtype, engine=engine, block_size=block_size)
+    notes = [
+        f"device: {r['device']}{' (' + r['gpu'] + ')' if r.get('gpu') else ''}; dtype {cache.kv_dtype}; engine {engine}; "
+        f"one layer holds {', '.join(str(s) for s in r['shapes'])}",
+    ]
+    if r["subset"]:
+        notes.append(
+            f"measured {r['allocated_layers']} of {model.n_layers} layers and {r['allocated_batch']} of {batch_size} "
+            f"sequences (the whole cache would not fit in {SAFETY:.0%} of free memory), scaled exactly per layer kind"
+        )
+    verdict = "MATCH: allocated bytes equal the formula" if r["match"] else "MISMATCH: allocated bytes differ from the formula"
+    notes.append(verdict)
+    doc = {
+        "model": model.name, "seq_len": seq_len, "batch_size": batch_size, "kv_dtype": cache.kv_dtype, "engine": engine,
+        "kv_cache_bytes": formula, "measured_bytes": r["measured_bytes"], "ratio": r["ratio"], "device": r["device"],
+        "match": r["match"], "subset": r["subset"],
+        "allocated_layers": r["allocated_layers"], "allocated_batch": r["allocated_batch"],
+    }
+    for key in ("rss_delta_bytes", "reserved_bytes", "allocated_delta_bytes", "free_before_bytes", "free_after_bytes", "gpu"):
+        if key in r:
+            doc[key] = r[key]
+    title = f"{model.name}: KV cache measured for {seq_len:,} tokens x batch {batch_size}"
+    return Report(title, MEASURE_COLUMNS, rows, doc, notes), r["match"]
