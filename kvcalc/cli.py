@@ -138,6 +138,34 @@ def import_config(
         typer.echo(text, nl=False)
 
 
+@app.command("measure")
+def measure_all(
+    all_models: Annotated[bool, typer.Option("--all", help="Every shipped model (required for now).")] = False,
+    seq: Annotated[str, typer.Option("--seq", "-s", help="Tokens per sequence.")] = "128",
+    batch: BatchOpt = "1",
+    kv_dtype: DtypeOpt = "auto",
+    engine: EngineOpt = "exact",
+    block_size: BlockOpt = "16",
+    device: Annotated[str, typer.Option("--device", help="auto, cuda or cpu.")] = "cpu",
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
+) -> None:
+    """Allocate every shipped model's cache at a small size and compare with the formula."""
+    from .errors import InputError
+    from .measure import measure_all_report
+    from .registry import load_all
+    from .report import emit
+    from .units import parse_size
+
+    if not all_models:
+        raise InputError("kvcalc measure needs --all (one model: kvcalc MODEL --seq N --measure)")
+    report, ok = measure_all_report(list(load_all()), parse_size(seq, "--seq"), parse_size(batch, "--batch"), kv_dtype,
+                                    engine, parse_size(block_size, "--block-size"), device)
+    emit(report, fmt, "iec", str(output) if output else None)
+    if not ok:
+        raise typer.Exit(1)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: every KvcalcError or usage error is one line on stderr."""
     try:

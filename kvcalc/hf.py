@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .config import read_text, validate
 from .model import Model
@@ -263,5 +263,3 @@ def load_hf_config(path: str | Path) -> Model:
         raise ConfigError(f"{path}: not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}") from None
     return from_hf_dict(cfg, str(path), path)
 
-
-CONVERTERS: dict[str, Callable[..., Model]] = {".json": load_hf_config}

@@ -127,7 +127,7 @@ def measure(model: Model, seq_len: int, batch_size: int = 1, kv_dtype: str = "au
     cache = kv_cache(model, seq_len, batch_size, kv_dtype=kv_dtype, engine=engine, block_size=block_size)
     if dev == "cuda":
         torch.cuda.synchronize()
-        free_before, total = torch.cuda.mem_get_info()
+        free_before = torch.cuda.mem_get_info()[0]
         alloc_before, reserved_before = torch.cuda.memory_allocated(), torch.cuda.memory_reserved()
     else:
         free_before = _mem_available()
@@ -220,3 +220,27 @@ def measure_report(model: Model, seq_len: int, batch_size: int, kv_dtype: str, e
             doc[key] = r[key]
     title = f"{model.name}: KV cache measured for {seq_len:,} tokens x batch {batch_size}"
     return Report(title, MEASURE_COLUMNS, rows, doc, notes), r["match"]
+
+
+ALL_COLUMNS = [
+    Column("model", "Model"),
+    Column("kv_cache_bytes", "Formula (B)", "int"),
+    Column("measured_bytes", "Allocated (B)", "int"),
+    Column("ratio", "Ratio", "ratio"),
+    Column("verdict", "Verdict"),
+]
+
+
+def measure_all_report(models: list[Model], seq_len: int, batch_size: int, kv_dtype: str, engine: str,
+                       block_size: int, device: str) -> tuple[Report, bool]:
+    """Every model allocated at a small size: formula against measured, one row each."""
+    rows = []
+    for model in models:
+        r = measure(model, seq_len, batch_size, kv_dtype, engine, block_size, device)
+        rows.append({"model": model.name, "kv_cache_bytes": r["formula_bytes"], "measured_bytes": r["measured_bytes"],
+                     "ratio": r["ratio"], "verdict": "match" if r["match"] else "MISMATCH", "device": r["device"]})
+    ok = all(row["verdict"] == "match" for row in rows)
+    title = f"Every model measured: {seq_len:,} tokens x batch {batch_size}, engine {engine}"
+    notes = [f"{sum(r['verdict'] == 'match' for r in rows)} of {len(rows)} match"]
+    return Report(title, ALL_COLUMNS, rows, {"seq_len": seq_len, "batch_size": batch_size, "engine": engine, "models": rows},
+                  notes), ok

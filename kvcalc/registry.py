@@ -54,7 +54,7 @@ def load_all() -> tuple[Model, ...]:
 
 
 def _looks_like_path(name: str) -> bool:
-    return name.endswith((".yaml", ".yml", ".json")) or "/" in name and Path(name).exists() or Path(name).is_file()
+    return name.endswith((".yaml", ".yml", ".json")) or Path(name).is_file()
 
 
 def load_model(name: str | Path) -> Model:

@@ -81,3 +81,10 @@ def test_no_cuda_is_a_clean_error():
 def test_cuda_allocation_matches():
     r = m.measure(load_model("llama2-70b"), 4096, device="cuda")
     assert r["measured_bytes"] == r["allocated_delta_bytes"] == 1_342_177_280
+
+
+def test_measure_all(run_cli):
+    code, out, _ = run_cli("measure", "--all", "--seq", "32", "-f", "json")
+    rows = json.loads(out)["models"]
+    assert code == 0 and len(rows) == len(load_all())
+    assert all(r["measured_bytes"] == r["kv_cache_bytes"] and r["verdict"] == "match" for r in rows)
