@@ -23,8 +23,6 @@ PosInt = int
 NonNegInt = int
 _NON_NEGATIVE = frozenset({"n_shared_experts", "first_dense_layers", "layer_offset"})
 
-
-
 # Hugging Face key names accepted for kvcalc's fields, so YAML can be written from a config.json.
 HF_ALIASES = {
     "num_hidden_layers": "n_layers",
@@ -192,14 +190,21 @@ class _FieldError(ValueError):
         super().__init__(f"{field}: {message}")
 
 
+def _key_used(field: str, data: dict[str, Any]) -> str:
+    """The key a file used for a field: its Hugging Face name when it used that one."""
+    if field in data:
+        return field
+    return next((k for k, v in HF_ALIASES.items() if v == field and k in data), field)
+
+
 def _describe(err: ValidationError, data: dict[str, Any]) -> str:
     """The first problem of a ValidationError as 'field.path: message', naming a field by the
     key the file used (num_key_value_heads rather than n_kv_heads)."""
     errors = err.errors(include_url=False)
     first = errors[0]
     parts = [str(p) for p in first["loc"]]
-    if parts and parts[0] not in data:
-        parts[0] = next((k for k, v in HF_ALIASES.items() if v == parts[0] and k in data), parts[0])
+    if parts:
+        parts[0] = _key_used(parts[0], data)
     loc = ".".join(parts)
     msg = first["msg"]
     if msg.startswith("Value error, "):
@@ -211,8 +216,7 @@ def _describe(err: ValidationError, data: dict[str, Any]) -> str:
     text = f"{loc}: {msg}" if loc else msg
     if not loc and ": " in msg:
         field, rest = msg.split(": ", 1)
-        alias = next((k for k, v in HF_ALIASES.items() if v == field and k in data), field)
-        text = f"{alias}: {rest}"
+        text = f"{_key_used(field, data)}: {rest}"
     if len(errors) > 1:
         text += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
     return text

@@ -63,8 +63,8 @@ def pick_device(torch: Any, device: str) -> str:
 
 @dataclass(frozen=True)
 class Plan:
-    """What to allocate: for each layer group, how many layers and sequences (a subset when
-    the whole cache would not fit), and the exact factor that scales it back."""
+    """What to allocate: for each layer group, how many layers, and how many sequences (a
+    subset when the whole cache would not fit; measure() scales it back exactly)."""
 
     layers: tuple[int, ...]  # layers allocated per group
     batch: int  # sequences allocated
@@ -97,9 +97,9 @@ def _native(torch: Any, name: str) -> Any:
 
 
 def _layer_tensors(torch: Any, cache: KVCache, g: LayerGroup, batch: int, device: str) -> list[Any]:
-    """One layer's cache tensors. Shapes as the engines hold them:
-    exact/hf: K [B, H_kv, S_layer, D] and V likewise (MLA latent: K [B, S, latent], no V);
-    vllm: blocks [num_blocks, 2, block_size, H_kv, D] (MLA: [num_blocks, block_size, latent]).
+    """One layer's cache tensors, K then V. Shapes as the engines hold them:
+    exact/hf: [B, H, S_layer, D] each (an MLA latent is one K of [B, 1, S, latent], no V);
+    vllm: [num_blocks, block_size, H, D] each, num_blocks = B x S_layer / block_size.
     Formats without a torch dtype (int4, nvfp4) are packed bytes, plus a uint8 scale tensor."""
     dtype = resolve(cache.kv_dtype, cache.kv_dtype)
     native = _native(torch, dtype.name)
@@ -134,7 +134,7 @@ def measure(model: Model, seq_len: int, batch_size: int = 1, kv_dtype: str = "au
     p = plan(cache, free_before)
     rss_before = _rss_bytes()
     tensors: list[list[Any]] = []
-    result: dict[str, Any] = {"device": dev, "formula_bytes": cache.total_bytes}
+    result: dict[str, Any] = {"device": dev, "formula_bytes": cache.total_bytes, "kv_dtype": cache.kv_dtype}
     try:
         storage = raw = 0
         for i, g in enumerate(cache.groups):
@@ -197,9 +197,8 @@ def measure_report(model: Model, seq_len: int, batch_size: int, kv_dtype: str, e
     if r["device"] == "cuda" and not r["subset"]:
         rows.append({"what": "torch.cuda.memory_reserved growth", "bytes": r["reserved_bytes"], "human": r["reserved_bytes"],
                      "ratio": r["reserved_bytes"] / formula if formula else 1.0})
-    cache = kv_cache(model, seq_len, batch_size, kv_dtype=kv_dtype, engine=engine, block_size=block_size)
     notes = [
-        f"device: {r['device']}{' (' + r['gpu'] + ')' if r.get('gpu') else ''}; dtype {cache.kv_dtype}; engine {engine}; "
+        f"device: {r['device']}{' (' + r['gpu'] + ')' if r.get('gpu') else ''}; dtype {r['kv_dtype']}; engine {engine}; "
         f"one layer holds {', '.join(str(s) for s in r['shapes'])}",
     ]
     if r["subset"]:
@@ -210,7 +209,7 @@ def measure_report(model: Model, seq_len: int, batch_size: int, kv_dtype: str, e
     verdict = "MATCH: allocated bytes equal the formula" if r["match"] else "MISMATCH: allocated bytes differ from the formula"
     notes.append(verdict)
     doc = {
-        "model": model.name, "seq_len": seq_len, "batch_size": batch_size, "kv_dtype": cache.kv_dtype, "engine": engine,
+        "model": model.name, "seq_len": seq_len, "batch_size": batch_size, "kv_dtype": r["kv_dtype"], "engine": engine,
         "kv_cache_bytes": formula, "measured_bytes": r["measured_bytes"], "ratio": r["ratio"], "device": r["device"],
         "match": r["match"], "subset": r["subset"],
         "allocated_layers": r["allocated_layers"], "allocated_batch": r["allocated_batch"],

@@ -237,7 +237,7 @@ def to_markdown(report: Report, units: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_table(report: Report, units: str, width: int | None = None, color: bool = True) -> str | Any:
+def to_table(report: Report, units: str) -> Any:
     """A rich Table (with its notes as a caption) ready to print."""
     from rich.table import Table
 

@@ -65,7 +65,7 @@ def test_without_torch(run_cli, monkeypatch):
 
 
 def _fake():
-    return {"device": "cpu", "formula_bytes": 2 * 32 * 32 * 128 * 2 * 8, "subset": False, "rss_delta_bytes": 0,
+    return {"device": "cpu", "formula_bytes": 2 * 32 * 32 * 128 * 2 * 8, "kv_dtype": "fp16", "subset": False, "rss_delta_bytes": 0,
             "allocated_layers": 32, "allocated_batch": 1, "shapes": [], "allocated_raw_bytes": 0}
 
 
