@@ -166,6 +166,220 @@ def measure_all(
         raise typer.Exit(1)
 
 
+# ----- capacity planning ------------------------------------------------------------------------
+
+GpuOpt = Annotated[str, typer.Option("--gpu", "-g", help="GPU from the catalog (see `kvcalc gpus`), e.g. h100-80gb.", show_default=False)]
+GpusOpt = Annotated[Optional[str], typer.Option("--gpus", help="GPUs in all (default tp x pp; more makes data-parallel replicas).")]
+TpOpt = Annotated[Optional[str], typer.Option("--tp", help="Tensor-parallel GPUs (default --gpus / --pp, else 1).")]
+PpOpt = Annotated[str, typer.Option("--pp", help="Pipeline-parallel stages.")]
+UtilOpt = Annotated[str, typer.Option("--gpu-memory-utilization", help="Share of each GPU's memory to use, as vLLM's flag.")]
+ReserveOpt = Annotated[str, typer.Option("--reserve", help="Memory per GPU kept for activations, CUDA graphs and the CUDA context: 2GiB, 1.5GB, bytes.")]
+WDtypeOpt = Annotated[str, typer.Option("--weights-dtype", help="Weights element type: auto (the model's), fp32, fp16, bf16, fp8, int8, int4.")]
+WBytesOpt = Annotated[Optional[str], typer.Option("--weights-bytes", help="Weights in all (e.g. 140GB), instead of counting parameters.")]
+CatalogOpt = Annotated[Optional[Path], typer.Option("--gpu-catalog", help="A YAML file of more GPUs (same shape as kvcalc/gpus.yaml).")]
+
+
+def _setup(model, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog):  # type: ignore[no-untyped-def]
+    from .capacity import make_setup
+    from .gpus import find_gpu
+    from .units import parse_bytes, parse_fraction, parse_size
+
+    return make_setup(
+        model, find_gpu(gpu, catalog), parse_size(gpus, "--gpus") if gpus else None,
+        parse_size(tp, "--tp") if tp else None, parse_size(pp, "--pp"), parse_fraction(util, "--gpu-memory-utilization"),
+        parse_bytes(reserve, "--reserve", allow_zero=True), parse_size(block_size, "--block-size"), kv_dtype, weights_dtype,
+    )
+
+
+@app.command("compare")
+def compare(
+    models: Annotated[list[str], typer.Argument(help="Models to put side by side (names, aliases or files).", show_default=False)],
+    seq: SeqOpt,
+    batch: BatchOpt = "1",
+    kv_heads: Annotated[Optional[str], typer.Option("--kv-heads", help="Head configurations of each model: 64,32,8,1 or all (every divisor of n_heads).")] = None,
+    kv_dtype: DtypeOpt = "auto",
+    engine: EngineOpt = "exact",
+    block_size: BlockOpt = "16",
+    gpu: Annotated[Optional[str], typer.Option("--gpu", "-g", help="Add the decode speed bound on this GPU.")] = None,
+    tp: TpOpt = None,
+    catalog: CatalogOpt = None,
+    units: UnitsOpt = "iec",
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
+) -> None:
+    """Models, or the head configurations of one model (MHA to MQA), side by side."""
+    from .compare import compare_report, parse_kv_heads
+    from .registry import load_model
+    from .report import emit
+    from .units import parse_size
+
+    cfgs = [load_model(m) for m in models]
+    heads = parse_kv_heads(kv_heads, cfgs)
+    setup = _setup(cfgs[0], gpu, None, tp, "1", "0.9", "2GiB", block_size, kv_dtype, "auto", catalog) if gpu else None
+    report = compare_report(cfgs, parse_size(seq, "--seq"), parse_size(batch, "--batch"), kv_dtype, engine,
+                            parse_size(block_size, "--block-size"), heads, setup)
+    emit(report, fmt, units, str(output) if output else None)
+
+
+@app.command("table")
+def table(
+    models: Annotated[list[str], typer.Argument(help="Models (names, aliases or files).", show_default=False)],
+    seq: Annotated[str, typer.Option("--seq", "-s", help="Tokens: a list and/or ranges, 1k,4k,32k or 1k:128k:1k.", show_default=False)],
+    batch: Annotated[str, typer.Option("--batch", "-b", help="Sequences: a list and/or ranges, 1,8,64 or 1:256.")] = "1",
+    kv_dtype: Annotated[str, typer.Option("--kv-dtype", help="KV element types, comma-separated (auto, fp16, bf16, fp8, int8, int4, ...).")] = "auto",
+    kv_heads: Annotated[Optional[str], typer.Option("--kv-heads", help="Rebuild each model with these KV-head counts (default: as published).")] = None,
+    tp: Annotated[str, typer.Option("--tp", help="Tensor-parallel sizes, comma-separated.")] = "1",
+    engine: EngineOpt = "exact",
+    block_size: BlockOpt = "16",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table (terminal, up to 10,000 rows), csv, json, markdown or yaml.")] = "table",
+    output: OutputOpt = None,
+) -> None:
+    """The grid models x dtypes x KV heads x tp x seq x batch, one row each (see README for the columns)."""
+    from .grid import SCHEMA, TABLE_LIMIT, Grid, export, rows
+    from .registry import load_model
+    from .report import Column, Report, check_choice, emit
+    from .units import parse_size, parse_size_list
+
+    fmt = check_choice(fmt, ("table", "csv", "json", "markdown", "yaml"), "--format")
+    grid = Grid([load_model(m) for m in models], parse_size_list(seq, "--seq"), parse_size_list(batch, "--batch"),
+                [d.strip() for d in kv_dtype.split(",") if d.strip()] or ["auto"],
+                parse_size_list(kv_heads, "--kv-heads") if kv_heads else None, parse_size_list(tp, "--tp"),
+                check_choice(engine, ("exact", "hf", "vllm"), "--engine"), parse_size(block_size, "--block-size"))
+    if fmt != "table":
+        export(grid, fmt, str(output) if output else None)
+        return
+    from .errors import InputError
+
+    if grid.n_rows > TABLE_LIMIT:
+        raise InputError(f"{grid.n_rows:,} rows are too many for a terminal table (at most {TABLE_LIMIT:,}): use --format csv")
+    grid.check()
+    cols = [Column(k, k, "int" if k.endswith(("bytes", "bytes_per_gpu", "_len", "_size", "heads", "tp", "token", "sequence", "per_gpu")) else "text") for k in SCHEMA]
+    emit(Report(f"KV cache grid: {grid.n_rows:,} rows", cols, [dict(zip(SCHEMA, r)) for r in rows(grid)]),
+         "table", "iec", str(output) if output else None)
+
+
+@app.command("fit")
+def fit(
+    model: ModelArg,
+    gpu: GpuOpt,
+    seq: Annotated[Optional[str], typer.Option("--seq", "-s", help="Tokens per sequence: how many such sequences fit.")] = None,
+    batch: Annotated[Optional[str], typer.Option("--batch", "-b", help="Sequences at once: how long a context fits.")] = None,
+    gpus: GpusOpt = None,
+    tp: TpOpt = None,
+    pp: PpOpt = "1",
+    kv_dtype: DtypeOpt = "auto",
+    weights_dtype: WDtypeOpt = "auto",
+    weights_bytes: WBytesOpt = None,
+    util: UtilOpt = "0.9",
+    reserve: ReserveOpt = "2GiB",
+    block_size: BlockOpt = "16",
+    catalog: CatalogOpt = None,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
+) -> None:
+    """What fits on GPUs: max sequences at --seq, max context at --batch, decode bound; MHA / MQA beside."""
+    from .planning import fit_report
+    from .registry import load_model
+    from .report import emit
+    from .units import parse_bytes, parse_size
+
+    cfg = load_model(model)
+    setup = _setup(cfg, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog)
+    report = fit_report(cfg, setup, parse_size(seq, "--seq") if seq else None, parse_size(batch, "--batch") if batch else None,
+                        parse_bytes(weights_bytes, "--weights-bytes") if weights_bytes else None)
+    emit(report, fmt, "iec", str(output) if output else None)
+
+
+@app.command("plan")
+def plan(
+    model: Annotated[Optional[str], typer.Argument(help="Model (or give --n-heads, --n-layers, --head-dim).", show_default=False)] = None,
+    gpu: GpuOpt = "h100-80gb",
+    seq: SeqOpt = "4096",
+    batch: BatchOpt = "1",
+    n_heads: Annotated[Optional[str], typer.Option("--n-heads", help="Query heads (without MODEL).")] = None,
+    n_layers: Annotated[Optional[str], typer.Option("--n-layers", help="Layers (without MODEL).")] = None,
+    head_dim: Annotated[Optional[str], typer.Option("--head-dim", help="Head dimension (without MODEL).")] = None,
+    min_tps: Annotated[Optional[float], typer.Option("--min-tokens-per-s", help="Decode speed target (bound) to meet.")] = None,
+    gpus: GpusOpt = None,
+    tp: TpOpt = None,
+    pp: PpOpt = "1",
+    kv_dtype: DtypeOpt = "auto",
+    weights_dtype: WDtypeOpt = "auto",
+    weights_bytes: WBytesOpt = None,
+    util: UtilOpt = "0.9",
+    reserve: ReserveOpt = "2GiB",
+    block_size: BlockOpt = "16",
+    catalog: CatalogOpt = None,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
+) -> None:
+    """Every group count (divisor of n_heads) against a context and batch target; recommends one."""
+    from .planning import plan_report
+    from .registry import custom_model, load_model
+    from .report import emit
+    from .units import parse_bytes, parse_size
+
+    if model is not None:
+        cfg = load_model(model)
+    else:
+        cfg = custom_model(n_heads, n_layers, head_dim, kv_dtype)
+        weights_bytes = weights_bytes or "0"
+    setup = _setup(cfg, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog)
+    wb = parse_bytes(weights_bytes, "--weights-bytes", allow_zero=True) if weights_bytes else None
+    report = plan_report(cfg, setup, parse_size(seq, "--seq"), parse_size(batch, "--batch"), wb, min_tps)
+    emit(report, fmt, "iec", str(output) if output else None)
+
+
+@app.command("gpus")
+def gpus_list(
+    catalog: CatalogOpt = None,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
+) -> None:
+    """The GPU catalog: memory as the driver reports it, HBM bandwidth, and sources."""
+    from .gpus import load_catalog
+    from .planning import gpus_report
+    from .report import emit
+
+    emit(gpus_report(load_catalog(catalog)), fmt, "iec", str(output) if output else None)
+
+
+@app.command("chart")
+def chart(
+    model: ModelArg,
+    seq: Annotated[Optional[str], typer.Option("--seq", "-s", help="Contexts: 1k,4k,32k or 1k:64k:8k (default: powers of two to the model's max).")] = None,
+    batch: BatchOpt = "1",
+    kv_dtype: DtypeOpt = "auto",
+    engine: EngineOpt = "exact",
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also write a line chart to FILE.png (needs kvcalc[plot]).")] = None,
+    units: UnitsOpt = "iec",
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
+) -> None:
+    """KV bytes against context length: the model and its MHA / GQA / MQA rebuilds, as bars."""
+    from .chart import chart_report, default_contexts, plot_png, render_bars
+    from .registry import load_model
+    from .report import check_choice, emit
+    from .units import parse_size, parse_size_list
+
+    cfg = load_model(model)
+    seqs = parse_size_list(seq, "--seq") if seq else default_contexts(cfg)
+    fmt, units = check_choice(fmt, ("table", "json", "csv", "markdown", "yaml"), "--format"), check_choice(units, ("iec", "si"), "--units")
+    report, data = chart_report(cfg, seqs, parse_size(batch, "--batch"), kv_dtype, engine)
+    if plot is not None:
+        plot_png(str(plot), cfg, seqs, data, parse_size(batch, "--batch"))
+        typer.echo(f"wrote {plot}", err=True)
+    if fmt == "table" and output is None:
+        from rich.console import Console
+
+        console = Console()
+        if not console.is_terminal and "COLUMNS" not in __import__("os").environ:
+            console = Console(width=120)  # pipes and files: room for the bars
+        console.print(render_bars(report.title, seqs, data, units))
+        return
+    emit(report, fmt, units, str(output) if output else None)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: every KvcalcError or usage error is one line on stderr."""
     try:

@@ -7,7 +7,7 @@ replaces it: the report shows formula bytes, measured bytes and their ratio side
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from .dtypes import resolve
@@ -15,6 +15,7 @@ from .errors import MeasureError
 from .formulas import KVCache, LayerGroup, kv_cache
 from .model import Model
 from .report import Column, Report
+from .attention import DecodeStep, decode_step
 
 SAFETY = 0.8  # use at most this share of the free memory
 
@@ -173,6 +174,43 @@ def measure(model: Model, seq_len: int, batch_size: int = 1, kv_dtype: str = "au
     return result
 
 
+def decode(model: Model, seq_len: int, batch_size: int = 1, kv_dtype: str = "auto",
+           device: str = "auto") -> DecodeStep | None:
+    """One decode step over a GQA layer of the exact cache, grouped and with repeat_kv (see
+    kvcalc.attention); None when the model has no plain GQA layer or the step cannot be metered."""
+    torch = _torch()
+    dev = pick_device(torch, device)
+    cache = kv_cache(model, seq_len, batch_size, kv_dtype=kv_dtype)
+    free = torch.cuda.mem_get_info()[0] if dev == "cuda" else _mem_available()
+    try:
+        return decode_step(torch, cache, model.n_heads, model.dtype, dev, free)
+    except OSError:  # no /proc/self/clear_refs (not Linux): no CPU peak to read
+        return None
+    except (RuntimeError, MemoryError) as err:
+        raise MeasureError(f"decode step failed: {str(err).splitlines()[0]}") from None
+
+
+def _decode_rows(step: DecodeStep) -> tuple[list[dict[str, Any]], list[str]]:
+    rows = [
+        {"what": f"decode step, {p.method}: transient peak", "bytes": p.peak_bytes, "human": p.peak_bytes, "ratio": None}
+        for p in (step.grouped, step.repeat_kv)
+    ]
+    group = step.n_heads // step.n_kv_heads
+    rep = step.repeat_kv
+    notes = [
+        f"decode step: 1 new token per sequence attends over one {step.layer_kind} layer, K and V each "
+        f"{list(step.shape)} {step.dtype}, {step.n_heads} query heads (group of {group}); the layer's K+V is "
+        f"{step.layer_bytes:,} B",
+        f"repeat_kv (the seeds' module) copies K and V to {step.n_heads} heads: {rep.copy_bytes:,} B of copies "
+        f"= {rep.copy_bytes / step.layer_bytes:.1f}x the layer's cache, on every call; peak {rep.peak_bytes:,} B "
+        f"against {step.grouped.peak_bytes:,} B for {step.grouped.method} (outputs agree to {step.max_abs_diff:.1e})"
+        if group > 1 else
+        f"MHA (group of 1): repeat_kv returns K and V as they are, so neither way copies the cache; peaks "
+        f"{rep.peak_bytes:,} B and {step.grouped.peak_bytes:,} B",
+    ]
+    return rows, notes
+
+
 MEASURE_COLUMNS = [
     Column("what", "What"),
     Column("bytes", "Bytes", "int"),
@@ -206,6 +244,16 @@ def measure_report(model: Model, seq_len: int, batch_size: int, kv_dtype: str, e
             f"measured {r['allocated_layers']} of {model.n_layers} layers and {r['allocated_batch']} of {batch_size} "
             f"sequences (the whole cache would not fit in {SAFETY:.0%} of free memory), scaled exactly per layer kind"
         )
+    step = decode(model, seq_len, batch_size, kv_dtype, device)
+    if step is not None:
+        step_rows, step_notes = _decode_rows(step)
+        rows += step_rows
+        notes += step_notes
+        if step.batch < batch_size:
+            notes.append(f"the decode step ran over {step.batch} of {batch_size} sequences (all would not fit)")
+    else:
+        notes.append("no decode step: the model has no plain grouped-query layer (MLA latents or no attention), "
+                     "or its transient memory cannot be read on this system")
     verdict = "MATCH: allocated bytes equal the formula" if r["match"] else "MISMATCH: allocated bytes differ from the formula"
     notes.append(verdict)
     doc = {
@@ -217,6 +265,7 @@ def measure_report(model: Model, seq_len: int, batch_size: int, kv_dtype: str, e
     for key in ("rss_delta_bytes", "reserved_bytes", "allocated_delta_bytes", "free_before_bytes", "free_after_bytes", "gpu"):
         if key in r:
             doc[key] = r[key]
+    doc["decode_step"] = asdict(step) if step is not None else None
     title = f"{model.name}: KV cache measured for {seq_len:,} tokens x batch {batch_size}"
     return Report(title, MEASURE_COLUMNS, rows, doc, notes), r["match"]
 

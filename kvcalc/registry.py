@@ -83,3 +83,18 @@ def _unknown(name: str) -> str:
     close = difflib.get_close_matches(_key(name), list(names), n=3, cutoff=0.6)
     hint = f"; did you mean {' or '.join(names[c] for c in close)}?" if close else ""
     return f"unknown model {name!r}{hint} ('kvcalc list' shows every model; a path to a .yaml or config.json works too)"
+
+
+def custom_model(n_heads: str | None, n_layers: str | None, head_dim: str | None, kv_dtype: str = "auto") -> Model:
+    """A bare attention stack for `kvcalc plan` without a MODEL: n_heads, n_layers, head_dim
+    (fp16 unless --kv-dtype says otherwise; no weights counted)."""
+    from .errors import InputError
+    from .units import parse_size
+
+    missing = [flag for flag, v in (("--n-heads", n_heads), ("--n-layers", n_layers), ("--head-dim", head_dim)) if v is None]
+    if missing:
+        raise InputError(f"give a MODEL, or {', '.join(missing)} (with the others of --n-heads, --n-layers, --head-dim)")
+    h, layers, d = parse_size(n_heads, "--n-heads"), parse_size(n_layers, "--n-layers"), parse_size(head_dim, "--head-dim")
+    return Model(name=f"custom-{layers}L-{h}H-{d}D", n_layers=layers, n_heads=h, n_kv_heads=h, head_dim=d,
+                 hidden_size=h * d, intermediate_size=1, vocab_size=1,
+                 dtype=kv_dtype if kv_dtype in ("fp32", "fp16", "bf16") else "fp16", max_context=1 << 40)

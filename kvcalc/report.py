@@ -12,7 +12,7 @@ from typing import Any, Callable
 from .model import Model
 from .errors import InputError
 from .formulas import KVCache, kv_cache, variants
-from .units import human_bytes, percent, saving
+from .units import human_bytes, human_rate, percent, saving
 
 FORMATS = ("table", "json", "csv", "markdown", "yaml")
 UNITS = ("iec", "si")
@@ -22,7 +22,7 @@ UNITS = ("iec", "si")
 class Column:
     key: str
     header: str
-    kind: str = "text"  # text | int | bytes | ratio | saving
+    kind: str = "text"  # text | int | bytes | ratio | saving | factor | rate | tps
 
 
 @dataclass
@@ -34,6 +34,7 @@ class Report:
     rows: list[dict[str, Any]]
     document: dict[str, Any] | None = None  # json/yaml; defaults to {"rows": rows}
     notes: list[str] = field(default_factory=list)
+    csv_prefix: dict[str, Any] | None = None  # context columns repeated on every CSV row
 
 
 def check_choice(value: str, choices: tuple[str, ...], what: str) -> str:
@@ -183,6 +184,12 @@ def _cell(value: Any, kind: str, units: str) -> str:
         return percent(value)
     if kind == "saving":
         return saving(value)
+    if kind == "factor":
+        return f"{value:.2f}x"
+    if kind == "rate":
+        return human_rate(value)
+    if kind == "tps":
+        return f"{value:,.0f}"
     return str(value)
 
 
@@ -197,7 +204,7 @@ def to_csv(report: Report) -> str:
     keys: list[str] = []
     for row in rows:
         keys += [k for k in row if k not in keys]
-    human = {c.key for c in report.columns if c.kind in ("bytes", "saving")}
+    human = {c.key for c in report.columns if c.kind in ("bytes", "saving") or c.key.endswith("_human")}
     keys = [k for k in keys if k not in human]
     buf = io.StringIO()
     prefix = _csv_prefix(report)
@@ -210,6 +217,8 @@ def to_csv(report: Report) -> str:
 
 def _csv_prefix(report: Report) -> dict[str, Any]:
     """Context columns (model, seq_len, ...) repeated on every row of a calc export."""
+    if report.csv_prefix is not None:
+        return report.csv_prefix
     doc = report.document or {}
     if "variants" not in doc:
         return {}

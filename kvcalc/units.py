@@ -25,15 +25,69 @@ def parse_size(text: str | int, what: str) -> int:
 
 
 def parse_size_list(text: str, what: str) -> list[int]:
-    """A comma-separated list of sizes: ``1k,4k,32k``."""
+    """A comma-separated list of sizes, each a size or a range START:STOP[:STEP] (STOP included
+    when the steps reach it): ``1k,4k,32k``, ``1:64``, ``1k:128k:1k``."""
     parts = [p for p in str(text).split(",") if p.strip()]
     if not parts:
         raise InputError(f"{what}: expected one or more sizes such as 1k,4k, got {text!r}")
-    return [parse_size(p, what) for p in parts]
+    out: list[int] = []
+    for part in parts:
+        if ":" not in part:
+            out.append(parse_size(part, what))
+            continue
+        bounds = part.split(":")
+        if len(bounds) not in (2, 3):
+            raise InputError(f"{what}: a range is START:STOP or START:STOP:STEP, got {part.strip()!r}")
+        start, stop = parse_size(bounds[0], what), parse_size(bounds[1], what)
+        step = parse_size(bounds[2], what) if len(bounds) == 3 else 1
+        if stop < start:
+            raise InputError(f"{what}: range {part.strip()!r} ends before it starts")
+        out.extend(range(start, stop + 1, step))
+    return out
+
+
+_BYTES = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)?\s*$", re.IGNORECASE)
+_BYTE_UNITS = {"B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
+               "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3, "TIB": 1024**4}
+
+
+def parse_bytes(text: str | int, what: str, allow_zero: bool = False) -> int:
+    """A byte count: ``85520809984``, ``80GB`` (10^9), ``2GiB`` (2^30), ``1.5GiB``; floored to whole bytes."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        value = text
+    else:
+        m = _BYTES.match(str(text))
+        if not m:
+            raise InputError(f"{what}: expected a size in bytes such as 85520809984, 80GB or 2GiB, got {text!r}")
+        from fractions import Fraction
+
+        value = int(Fraction(m.group(1)) * _BYTE_UNITS[(m.group(2) or "B").upper()])
+    if value < 0 or (value == 0 and not allow_zero):
+        raise InputError(f"{what}: must be > 0, got {text!r}")
+    return value
+
+
+def parse_fraction(text: str | float, what: str) -> float:
+    """A share in (0, 1], such as --gpu-memory-utilization 0.9."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise InputError(f"{what}: expected a number in (0, 1] such as 0.9, got {text!r}") from None
+    if not 0 < value <= 1:
+        raise InputError(f"{what}: must be in (0, 1], got {text!r}")
+    return value
 
 
 _IEC = (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024))
 _SI = (("TB", 1000**4), ("GB", 1000**3), ("MB", 1000**2), ("kB", 1000))
+
+
+def human_rate(n: float) -> str:
+    """``3.35e12`` -> ``3.35 TB/s`` (bandwidths are quoted in SI units)."""
+    for name, size in (("TB/s", 1e12), ("GB/s", 1e9), ("MB/s", 1e6)):
+        if n >= size:
+            return f"{n / size:.3g} {name}"
+    return f"{n:.3g} B/s"
 
 
 def human_bytes(n: int, units: str = "iec") -> str:

@@ -88,3 +88,39 @@ def test_measure_all(run_cli):
     rows = json.loads(out)["models"]
     assert code == 0 and len(rows) == len(load_all())
     assert all(r["measured_bytes"] == r["kv_cache_bytes"] and r["verdict"] == "match" for r in rows)
+
+
+def test_decode_step_repeat_kv_materialises_the_groups():
+    step = m.decode(load_model("llama3-8b"), 256, 1, device="cpu")
+    # llama3-8b: 32 query heads, 8 KV heads of 128, bf16; one layer's K+V: 2 x 256 x 8 x 128 x 2 = 1,048,576 B
+    assert step.shape == (1, 8, 256, 128) and step.layer_bytes == 1_048_576
+    # repeat_kv copies K and V to 32 heads: 2 x 256 x 32 x 128 x 2 = 4,194,304 B, 4x the layer
+    assert step.repeat_kv.copy_bytes == 4_194_304 and step.grouped.copy_bytes == 0
+    assert step.repeat_kv.peak_bytes >= 0.9 * 4_194_304  # the resident high-water mark sees the copies
+    assert step.grouped.peak_bytes < step.layer_bytes // 4  # enable_gqa attends without copying
+    assert step.max_abs_diff < 1e-2
+
+
+def test_decode_step_without_enable_gqa_views_the_query(monkeypatch):
+    from kvcalc import attention
+
+    monkeypatch.setattr(attention, "_has_enable_gqa", lambda torch: False)
+    step = m.decode(load_model("mistral-7b"), 128, 2, device="cpu")
+    assert step.grouped.method.startswith("sdpa over q viewed") and step.grouped.copy_bytes == 0
+    # 2 sequences x 2 (K, V) x 128 tokens x 32 query heads x 128 x 2 B = 4,194,304 B of copies
+    assert step.repeat_kv.copy_bytes == 4_194_304
+    assert step.max_abs_diff < 1e-2  # the same attention, either way
+
+
+def test_decode_step_skips_mla_and_says_so(run_cli):
+    assert m.decode(load_model("deepseek-v2-lite"), 64, 1, device="cpu") is None
+    code, out, _ = run_cli("deepseek-v2-lite", "--seq", "64", "--measure", "--device", "cpu")
+    assert code == 0 and "no decode step" in out
+
+
+def test_cli_json_decode_step(run_cli):
+    code, out, _ = run_cli("llama2-70b", "--seq", "1024", "--measure", "--device", "cpu", "-f", "json")
+    step = json.loads(out)["decode_step"]
+    # 64 query heads over 8 KV heads: repeat_kv copies 2 x 1024 x 64 x 128 x 2 = 33,554,432 B, 8x the layer
+    assert code == 0 and step["repeat_kv"]["copy_bytes"] == 33_554_432 == 8 * step["layer_bytes"]
+    assert step["grouped"]["method"] == "sdpa(enable_gqa=True)" and step["n_heads"] == 64

@@ -1,0 +1,99 @@
+"""`kvcalc chart`: KV bytes against context length for a model and its MHA / GQA / MQA rebuilds,
+as bars in the terminal (rich) or, with --plot FILE.png, a line chart (matplotlib, optional)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import KvcalcError
+from .formulas import variants
+from .model import Model
+from .report import Column, Report
+from .units import human_bytes
+
+BAR_WIDTH = 48
+COLUMNS = [Column("seq_len", "Context", "int"), Column("layout", "Layout"), Column("kv_cache_bytes", "KV cache (B)", "int")]
+
+
+def default_contexts(model: Model) -> list[int]:
+    """Powers of two from 1,024 tokens up to the model's max_context (at least 1k..128k)."""
+    top = max(model.max_context, 1024)
+    out, s = [], 1024
+    while s <= top:
+        out.append(s)
+        s *= 2
+    return out or [1024]
+
+
+def series(model: Model, seqs: list[int], batch_size: int = 1, kv_dtype: str = "auto",
+           engine: str = "exact") -> dict[str, list[int]]:
+    """layout -> KV bytes at each context: the model as published, then MHA / GQA / MQA."""
+    out: dict[str, list[int]] = {}
+    for s in seqs:
+        for c in variants(model, s, batch_size, kv_dtype=kv_dtype, engine=engine):
+            label = model.name if c.layout == "model" else c.layout
+            out.setdefault(label, []).append(c.total_bytes)
+    return out
+
+
+def chart_report(model: Model, seqs: list[int], batch_size: int = 1, kv_dtype: str = "auto",
+                 engine: str = "exact") -> tuple[Report, dict[str, list[int]]]:
+    data = series(model, seqs, batch_size, kv_dtype, engine)
+    rows = [{"seq_len": s, "layout": lay, "kv_cache_bytes": v[i]} for i, s in enumerate(seqs) for lay, v in data.items()]
+    doc = {"model": model.name, "batch_size": batch_size, "engine": engine, "seq_lens": seqs, "series": data}
+    title = f"{model.name}: KV cache against context, batch {batch_size}, engine {engine}"
+    return Report(title, COLUMNS, rows, doc, [], csv_prefix={"model": model.name, "batch_size": batch_size}), data
+
+
+def render_bars(title: str, seqs: list[int], data: dict[str, list[int]], units: str = "iec") -> Any:
+    """A rich renderable: for each context, one bar a layout, scaled to the largest value."""
+    from rich.table import Table
+    from rich.text import Text
+
+    top = max((v for vals in data.values() for v in vals), default=0) or 1
+    styles = ["bold white", "red", "green", "blue", "magenta"]
+    table = Table(title=title, title_justify="left", show_header=True, box=None, pad_edge=False)
+    table.add_column("Context", justify="right", no_wrap=True)
+    table.add_column("Layout", no_wrap=True)
+    table.add_column("KV cache", justify="right", no_wrap=True)
+    table.add_column("", no_wrap=True)
+    for i, s in enumerate(seqs):
+        for j, (label, vals) in enumerate(data.items()):
+            v = vals[i]
+            eighths = round(v / top * BAR_WIDTH * 8)
+            bar = "█" * (eighths // 8) + ("▏▎▍▌▋▊▉"[eighths % 8 - 1] if eighths % 8 else "")
+            table.add_row(f"{s:,}" if j == 0 else "", label, human_bytes(v, units),
+                          Text(bar or "▏", style=styles[j % len(styles)]))
+        if i < len(seqs) - 1:
+            table.add_row("", "", "", "")
+    return table
+
+
+def plot_png(path: str, model: Model, seqs: list[int], data: dict[str, list[int]], batch_size: int) -> None:
+    """A line chart of KV GiB against context (log2 axis), written whole to path."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise KvcalcError("--plot needs matplotlib: pip install 'kvcalc[plot]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .outfile import open_atomic
+
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
+    for label, vals in data.items():
+        ax.plot(seqs, [v / 1024**3 for v in vals], marker="o", label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("context length (tokens)")
+    ax.set_ylabel("KV cache (GiB)")
+    ax.set_title(f"{model.name}: KV cache, batch {batch_size}")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fmt = path.rsplit(".", 1)[-1].lower() if "." in path else "png"
+    try:
+        with open_atomic(path, "wb") as f:
+            fig.savefig(f, format=fmt, bbox_inches="tight")
+    except ValueError as err:  # an extension matplotlib cannot write
+        raise KvcalcError(f"--plot {path}: {err}") from None
+    finally:
+        plt.close(fig)

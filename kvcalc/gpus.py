@@ -1,0 +1,107 @@
+"""The GPU catalog: memory as the driver reports it and peak memory bandwidth, each entry with
+its source. The shipped catalog (kvcalc/gpus.yaml, validated by the test suite) loads as plain
+dataclasses; a user's catalog (--gpu-catalog FILE) goes through the strict schema first."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, InputError
+
+CATALOG = Path(__file__).with_name("gpus.yaml")
+
+
+@dataclass(frozen=True)
+class GPU:
+    name: str
+    memory_bytes: int  # total, as the driver reports it
+    hbm_bandwidth_bytes_per_s: int  # peak, vendor datasheet
+    source: str
+    vendor: str = "custom"
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+
+def _schema() -> Any:
+    """The strict pydantic schema of a catalog file (built only when a user file is read)."""
+    from pydantic import BaseModel, ConfigDict, Field
+
+    class Entry(BaseModel):
+        model_config = ConfigDict(extra="forbid", strict=True)
+        name: str = Field(min_length=1)
+        aliases: list[str] = []
+        vendor: str = "custom"
+        memory_bytes: int = Field(gt=0)
+        hbm_bandwidth_bytes_per_s: int = Field(gt=0)
+        source: str = Field(min_length=1)
+
+    class Catalog(BaseModel):
+        model_config = ConfigDict(extra="forbid", strict=True)
+        gpus: list[Entry] = Field(min_length=1)
+
+    return Catalog
+
+
+def _from_data(data: Any, path: Path, validate: bool) -> list[GPU]:
+    if validate:
+        from pydantic import ValidationError
+
+        try:
+            data = _schema().model_validate(data).model_dump()
+        except ValidationError as err:
+            e = err.errors()[0]
+            where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+            raise ConfigError(f"{path}: {where}: {e['msg']}") from None
+    out = [GPU(**{**g, "aliases": tuple(g.get("aliases", ()))}) for g in data["gpus"]]
+    seen: dict[str, str] = {}
+    for gpu in out:
+        for n in gpu.names:
+            key = str(n).lower()
+            if key in seen:
+                raise ConfigError(f"{path}: GPU name {n!r} is used twice ({seen[key]} and {gpu.name})")
+            seen[key] = gpu.name
+    return out
+
+
+@lru_cache(maxsize=None)
+def _load(path: Path, validate: bool) -> tuple[GPU, ...]:
+    from .files import parse_yaml, read_text
+
+    data = parse_yaml(read_text(path), path)
+    if validate and not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping with a 'gpus' list")
+    return tuple(_from_data(data, path, validate))
+
+
+def load_catalog(extra: str | Path | None = None) -> list[GPU]:
+    """The shipped GPUs, then those of `extra` (a user's catalog; its names may not clash)."""
+    gpus = list(_load(CATALOG, False))
+    if extra is not None:
+        user = _load(Path(extra), True)
+        taken = {n.lower() for g in gpus for n in g.names}
+        for g in user:
+            clash = next((n for n in g.names if n.lower() in taken), None)
+            if clash:
+                raise ConfigError(f"{extra}: GPU name {clash!r} is already in the shipped catalog")
+        gpus += user
+    return gpus
+
+
+def find_gpu(name: str, extra: str | Path | None = None) -> GPU:
+    """A GPU by name or alias, case-insensitive; an unknown name says what is close."""
+    gpus = load_catalog(extra)
+    key = name.strip().lower()
+    for g in gpus:
+        if key in (n.lower() for n in g.names):
+            return g
+    names = [g.name for g in gpus]
+    close = difflib.get_close_matches(key, names, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise InputError(f"unknown GPU {name!r}{hint} (see `kvcalc gpus`; add your own with --gpu-catalog FILE)")

@@ -1,0 +1,157 @@
+"""`kvcalc table`: the cartesian grid of models x KV dtypes x KV heads x tp x seq x batch, one row
+each, streamed to csv / json / markdown / yaml with bounded memory (a million rows in seconds).
+
+The column schema (raw integers, units in the names) is SCHEMA; it is part of kvcalc's contract.
+Each (model, dtype, heads, tp, seq) is computed once; the batch loop only multiplies.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+from dataclasses import dataclass
+from typing import IO, Any, Callable, Iterator
+
+from .capacity import kv_heads_per_gpu, stage_model
+from .errors import InputError
+from .formulas import check_kv_heads, kv_cache
+from .model import Model
+
+SCHEMA = (
+    "model",  # kvcalc name
+    "layout",  # model (as published), MHA, GQA-<n>, MQA
+    "n_kv_heads",  # KV heads of the layout
+    "kv_dtype",  # element type of the cache
+    "engine",  # exact | hf | vllm
+    "seq_len",  # tokens per sequence
+    "batch_size",  # sequences
+    "tp",  # tensor-parallel GPUs
+    "kv_heads_per_gpu",  # max(1, n_kv_heads // tp); 0 for an MLA latent (not split)
+    "bytes_per_token",  # K + V of one token, all layers, whole model
+    "bytes_per_sequence",  # one sequence of seq_len tokens, whole model
+    "kv_cache_bytes",  # the batch, whole model
+    "kv_cache_bytes_per_gpu",  # the batch, on one GPU of the tp group
+)
+TABLE_LIMIT = 10_000  # rows drawn as a terminal table; beyond, a file format
+
+
+@dataclass(frozen=True)
+class Grid:
+    models: list[Model]
+    seqs: list[int]
+    batches: list[int]
+    kv_dtypes: list[str]
+    kv_heads: list[int] | None  # None: each model as published
+    tps: list[int]
+    engine: str = "exact"
+    block_size: int = 16
+
+    @property
+    def n_rows(self) -> int:
+        return (len(self.models) * len(self.kv_dtypes) * len(self.kv_heads or [None]) * len(self.tps)
+                * len(self.seqs) * len(self.batches))
+
+    def check(self) -> None:
+        """Refuse bad combinations before a single row is written."""
+        for m, heads, tp in itertools.product(self.models, self.kv_heads or [None], self.tps):
+            if heads is not None:
+                check_kv_heads(m, heads)
+            if m.n_heads % tp:
+                raise InputError(f"--tp {tp} does not divide the {m.n_heads} query heads of {m.name}")
+            if heads is not None or not m.mla:
+                kv_heads_per_gpu(heads if heads is not None else m.n_kv_heads, tp)
+        for m, dt in itertools.product(self.models, self.kv_dtypes):
+            kv_cache(m, 1, kv_dtype=dt, engine=self.engine, block_size=self.block_size)
+
+
+def _layout(m: Model, heads: int | None) -> str:
+    if heads is None:
+        return "model"
+    return "MHA" if heads == m.n_heads else "MQA" if heads == 1 else f"GQA-{heads}"
+
+
+def rows(grid: Grid) -> Iterator[tuple[Any, ...]]:
+    """The grid's rows in SCHEMA order: models, dtypes, heads, tp, seq, then batch innermost."""
+    for m, dt, heads, tp in itertools.product(grid.models, grid.kv_dtypes, grid.kv_heads or [None], grid.tps):
+        per_gpu_heads = kv_heads_per_gpu(heads, tp) if heads is not None else None
+        shard = stage_model(m, range(m.n_layers), tp)
+        gpu_heads = per_gpu_heads if per_gpu_heads is not None else (0 if m.mla else shard.n_kv_heads)
+        layout = _layout(m, heads)
+        for s in grid.seqs:
+            whole = kv_cache(m, s, 1, kv_dtype=dt, engine=grid.engine, block_size=grid.block_size, n_kv_heads=heads)
+            one = kv_cache(shard, s, 1, kv_dtype=dt, engine=grid.engine, block_size=grid.block_size,
+                           n_kv_heads=per_gpu_heads)
+            per_seq, per_gpu = whole.total_bytes, one.total_bytes
+            head = (m.name, layout, whole.n_kv_heads, whole.kv_dtype, grid.engine, s)
+            tail = (tp, gpu_heads, whole.bytes_per_token, per_seq)
+            for b in grid.batches:
+                yield (*head, b, *tail, per_seq * b, per_gpu * b)
+
+
+def _csv(out: IO[str]) -> tuple[Callable[[tuple[Any, ...]], Any], Callable[[], None]]:
+    import csv
+
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(SCHEMA)
+    return w.writerow, lambda: None
+
+
+def _json(out: IO[str]) -> tuple[Callable[[tuple[Any, ...]], Any], Callable[[], None]]:
+    out.write('{"columns": ' + json.dumps(SCHEMA) + ', "rows": [')
+    first = [True]
+
+    def row(r: tuple[Any, ...]) -> None:
+        out.write(("\n" if first[0] else ",\n") + json.dumps(dict(zip(SCHEMA, r))))
+        first[0] = False
+
+    return row, lambda: out.write("\n]}\n")
+
+
+def _markdown(out: IO[str]) -> tuple[Callable[[tuple[Any, ...]], Any], Callable[[], None]]:
+    out.write("| " + " | ".join(SCHEMA) + " |\n|" + "|".join("---" if i < 5 else "---:" for i in range(len(SCHEMA))) + "|\n")
+    return (lambda r: out.write("| " + " | ".join(map(str, r)) + " |\n")), lambda: None
+
+
+def _yaml(out: IO[str]) -> tuple[Callable[[tuple[Any, ...]], Any], Callable[[], None]]:
+    # JSON scalars are YAML scalars: strings quoted, integers bare
+    def row(r: tuple[Any, ...]) -> None:
+        out.write("".join(("- " if i == 0 else "  ") + f"{k}: {json.dumps(v)}\n" for i, (k, v) in enumerate(zip(SCHEMA, r))))
+
+    return row, lambda: None
+
+
+WRITERS = {"csv": _csv, "json": _json, "markdown": _markdown, "yaml": _yaml}
+
+
+def write(grid: Grid, fmt: str, out: IO[str], progress: Callable[[int], None] | None = None) -> int:
+    """Stream the grid to `out` in `fmt`; `progress(n)` is told every 10,000 rows. Rows written."""
+    row, end = WRITERS[fmt](out)
+    n = 0
+    for n, r in enumerate(rows(grid), 1):
+        row(r)
+        if progress is not None and n % 10_000 == 0:
+            progress(n)
+    end()
+    return n
+
+
+def export(grid: Grid, fmt: str, output: str | None) -> None:
+    """Check the grid, then stream it to stdout or, whole or not at all, to `output`, with a
+    progress bar on stderr when that is a terminal and the rows go to a file."""
+    grid.check()
+    if output is None:
+        write(grid, fmt, sys.stdout)
+        return
+    from .outfile import open_atomic
+
+    show = sys.stderr.isatty() and grid.n_rows >= 10_000
+    with open_atomic(output) as f:
+        if not show:
+            write(grid, fmt, f)
+            return
+        from rich.progress import Progress
+
+        with Progress(transient=True, console=__import__("rich.console").console.Console(stderr=True)) as bar:
+            task = bar.add_task(f"writing {output}", total=grid.n_rows)
+            write(grid, fmt, f, lambda n: bar.update(task, completed=n))

@@ -1,0 +1,234 @@
+"""Reports of capacity planning: `kvcalc fit`, `kvcalc plan` and `kvcalc gpus`. The arithmetic
+lives in kvcalc.capacity; this module lays its answers out as rows, notes and JSON documents."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from .capacity import (
+    LayoutFit, Setup, Weights, fit_layouts, layout_fit, plan_layouts, stages, weights,
+)
+from .errors import InputError
+from .formulas import kv_cache
+from .gpus import GPU
+from .model import FULL, Model
+from .report import Column, Report
+from .units import human_bytes, human_rate
+
+FIT_COLUMNS = [
+    Column("layout", "Layout"),
+    Column("n_kv_heads", "KV heads", "int"),
+    Column("kv_heads_per_gpu", "per GPU", "int"),
+    Column("bytes_per_token_per_gpu", "Bytes/token/GPU", "int"),
+    Column("num_blocks_per_gpu", "Blocks/GPU", "int"),
+    Column("max_seqs", "Max seqs", "int"),
+    Column("max_seqs_vs_mha", "vs MHA", "factor"),
+    Column("max_context", "Max context", "int"),
+    Column("decode_tokens_per_s", "Decode <= tok/s", "tps"),
+]
+
+
+def _setup_doc(model: Model, setup: Setup, w: Weights) -> dict[str, Any]:
+    return {
+        "model": model.name,
+        "gpu": setup.gpu.name,
+        "gpu_memory_bytes": setup.gpu.memory_bytes,
+        "hbm_bandwidth_bytes_per_s": setup.gpu.hbm_bandwidth_bytes_per_s,
+        "n_gpus": setup.n_gpus,
+        "tp": setup.tp,
+        "pp": setup.pp,
+        "replicas": setup.replicas,
+        "gpu_memory_utilization": setup.gpu_memory_utilization,
+        "usable_bytes_per_gpu": setup.usable_bytes,
+        "reserve_bytes": setup.reserve_bytes,
+        "block_size": setup.block_size,
+        "kv_dtype": kv_cache(model, 1, kv_dtype=setup.kv_dtype).kv_dtype,
+        "weights_dtype": w.dtype,
+        "params": w.params.total if w.params else None,
+        "active_params": w.params.active if w.params else None,
+        "weights_bytes": w.total_bytes,
+        "weights_bytes_per_gpu": w.per_gpu_bytes,
+        "kv_budget_bytes_per_gpu": min(s.kv_budget_bytes for s in w.stages),
+        "weights_fit": all(s.kv_budget_bytes > 0 for s in w.stages),
+    }
+
+
+def _budget_note(setup: Setup, w: Weights) -> str:
+    s = min(w.stages, key=lambda st: st.kv_budget_bytes)
+    where = f"stage {w.stages.index(s) + 1} of {setup.pp}: " if setup.pp > 1 else ""
+    if w.params is not None:
+        how = f"{w.params.total:,} params x {w.dtype}"
+        how += f", split over tp {setup.tp}" if setup.tp > 1 else ""
+        how += f" and pp {setup.pp}" if setup.pp > 1 else ""
+    else:
+        how = f"--weights-bytes {w.total_bytes:,}"
+    return (
+        f"KV budget per GPU ({where}floor(memory x utilization) - weights - reserve): "
+        f"floor({setup.gpu.memory_bytes:,} x {setup.gpu_memory_utilization:g}) = {setup.usable_bytes:,} "
+        f"- {s.weights_bytes_per_gpu:,} ({how}) - {setup.reserve_bytes:,} = {s.kv_budget_bytes:,} B"
+    )
+
+
+def _explain(model: Model, setup: Setup, row: LayoutFit, seq_len: int) -> str:
+    """How flooring gives max_seqs: blocks per GPU, then whole sequences."""
+    name = row.layout.split(" ")[0] if row.layout.startswith(model.name) else row.layout
+    if setup.pp == 1 and set(model.layer_kinds) == {FULL} and row.bytes_per_token_per_gpu:
+        blocks_per_seq = -(-seq_len // setup.block_size)
+        return (
+            f"{name}: {row.bytes_per_token_per_gpu:,} B/token/GPU x {setup.block_size} = {row.block_bytes:,} B a block; "
+            f"budget // block = {row.num_blocks_per_gpu:,} blocks; {seq_len:,} tokens = {blocks_per_seq:,} blocks a "
+            f"sequence; {row.num_blocks_per_gpu:,} // {blocks_per_seq:,} = {row.max_seqs_per_replica:,} sequences"
+        )
+    return (f"{name}: one sequence of {seq_len:,} tokens takes {row.seq_bytes_per_gpu:,} B on a GPU "
+            f"(blocks of {setup.block_size} tokens, windows applied); budget // that = {row.max_seqs_per_replica:,} sequences")
+
+
+def fit_report(model: Model, setup: Setup, seq_len: int | None, batch_size: int | None,
+               weights_bytes: int | None = None) -> Report:
+    """The model and its MHA / MQA rebuilds on a GPU setup: sequences, context, decode bound."""
+    if seq_len is None and batch_size is None:
+        raise InputError("kvcalc fit needs --seq (how many sequences fit) or --batch (how long a context fits), or both")
+    w = weights(model, setup, weights_bytes)
+    fits = [layout_fit(model, w, setup, lay, heads, seq_len, batch_size) for lay, heads in fit_layouts(model)]
+    mha = fits[1]
+    rows = []
+    for f in fits:
+        row = asdict(f)
+        row["max_seqs_vs_mha"] = (f.max_seqs / mha.max_seqs if mha.max_seqs else None) if f.max_seqs is not None else None
+        rows.append(row)
+    doc = _setup_doc(model, setup, w)
+    doc.update(seq_len=seq_len, batch_size=batch_size, layouts=rows)
+
+    notes = [_budget_note(setup, w)]
+    if not doc["weights_fit"]:
+        need = w.per_gpu_bytes + setup.reserve_bytes
+        notes.append(
+            f"DOES NOT FIT: the weights alone need {w.per_gpu_bytes:,} B per GPU ({human_bytes(w.per_gpu_bytes)}) "
+            f"+ {setup.reserve_bytes:,} B reserve = {need:,} B, more than the {setup.usable_bytes:,} B usable "
+            f"on a {setup.gpu.name}; add GPUs (--tp / --pp), or quantise (--weights-dtype)"
+        )
+    elif seq_len is not None:
+        for f in fits[:2]:
+            notes.append(_explain(model, setup, f, seq_len))
+        m0 = fits[0]
+        if mha.max_seqs and m0.max_seqs is not None and not model.mla:
+            ideal = model.n_heads / model.n_kv_heads
+            notes.append(
+                f"{m0.layout} holds {m0.max_seqs:,} / {mha.max_seqs:,} = {m0.max_seqs / mha.max_seqs:.2f}x the "
+                f"sequences of MHA; its KV is {ideal:g}x smaller, and flooring (blocks per GPU, then whole "
+                f"sequences) moves the ratio off {ideal:g}"
+            )
+    if setup.tp > model.n_kv_heads and not model.mla:
+        notes.append(
+            f"tp {setup.tp} > {model.n_kv_heads} KV heads: each GPU holds 1 KV head (each head replicated on "
+            f"{setup.tp // model.n_kv_heads} GPUs), never {model.n_kv_heads / setup.tp:g}; MQA gains nothing more"
+        )
+    if model.mla:
+        notes.append("MLA: the latent is not split by tensor parallelism; every GPU holds it whole")
+    if setup.pp > 1:
+        sizes = ", ".join(str(len(r)) for r in stages(model.n_layers, setup.pp))
+        notes.append(f"pp {setup.pp}: stages of {sizes} layers; the stage with the least room decides")
+    if setup.replicas > 1:
+        notes.append(f"{setup.n_gpus} GPUs = {setup.replicas} replicas of tp {setup.tp} x pp {setup.pp}; max seqs counts all replicas")
+    d = fits[0]
+    if d.decode_tokens_per_s is not None:
+        notes.append(
+            f"decode bound (one replica): tokens/s <= batch / ((weights read + KV of the batch) per GPU / "
+            f"{human_rate(setup.gpu.hbm_bandwidth_bytes_per_s)}), at batch {d.decode_batch:,} x {d.decode_seq_len:,} tokens"
+            + (" (MoE: experts read = min(n_experts, batch x experts per token))" if model.moe else "")
+        )
+    if batch_size is not None and d.max_context is not None and d.max_context > model.max_context:
+        notes.append(f"max context is what memory holds; {model.name} itself is trained for {model.max_context:,} tokens")
+    what = " and ".join(x for x in (f"{seq_len:,} tokens" if seq_len else "", f"batch {batch_size:,}" if batch_size else "") if x)
+    title = (f"{model.name} on {setup.n_gpus} x {setup.gpu.name} (tp {setup.tp}, pp {setup.pp}), {what}, "
+             f"KV {doc['kv_dtype']}, weights {w.dtype}")
+    prefix = {k: doc[k] for k in ("model", "gpu", "n_gpus", "tp", "pp", "kv_dtype", "weights_dtype", "seq_len", "batch_size")}
+    return Report(title, FIT_COLUMNS, rows, doc, notes, csv_prefix=prefix)
+
+
+PLAN_COLUMNS = [
+    Column("layout", "Layout"),
+    Column("n_kv_heads", "KV heads", "int"),
+    Column("q_heads_per_kv_head", "Group", "int"),
+    Column("kv_heads_per_gpu", "per GPU", "int"),
+    Column("kv_bytes_per_gpu", "KV/GPU (B)", "int"),
+    Column("kv_human", "KV/GPU", "bytes"),
+    Column("fits", "Fits"),
+    Column("max_seqs", "Max seqs", "int"),
+    Column("decode_tokens_per_s", "Decode <= tok/s", "tps"),
+]
+
+
+def plan_report(model: Model, setup: Setup, seq_len: int, batch_size: int, weights_bytes: int | None = None,
+                min_tokens_per_s: float | None = None) -> Report:
+    """Every group count (divisor of n_heads) at a context and batch target, and the recommended
+    one: the most KV heads (best quality) that fits and meets the speed target."""
+    w = weights(model, setup, weights_bytes)
+    budget = min(s.kv_budget_bytes for s in w.stages)
+    rows = []
+    for layout, heads in plan_layouts(model):
+        row: dict[str, Any] = {"layout": layout, "n_kv_heads": heads, "q_heads_per_kv_head": model.n_heads // heads}
+        try:
+            f = layout_fit(model, w, setup, layout, heads, seq_len, batch_size)
+        except InputError as err:  # a head count tp cannot shard
+            row.update(kv_heads_per_gpu=None, kv_bytes_per_gpu=None, fits="no", reason=str(err),
+                       max_seqs=None, decode_tokens_per_s=None)
+            rows.append(row)
+            continue
+        ok = f.kv_bytes_per_gpu is not None and f.kv_bytes_per_gpu <= budget and budget > 0
+        fast = min_tokens_per_s is None or (f.decode_tokens_per_s or 0) >= min_tokens_per_s
+        row.update(kv_heads_per_gpu=f.kv_heads_per_gpu, kv_bytes_per_gpu=f.kv_bytes_per_gpu,
+                   fits="yes" if ok and fast else "no",
+                   reason=None if ok and fast else ("too slow" if ok else "KV does not fit"),
+                   max_seqs=f.max_seqs, decode_tokens_per_s=f.decode_tokens_per_s)
+        rows.append(row)
+    for r in rows:
+        r["kv_human"] = r["kv_bytes_per_gpu"]
+    best = next((r for r in rows if r["fits"] == "yes"), None)
+    notes = [_budget_note(setup, w)]
+    if weights_bytes is None and w.params is None:
+        notes.append("weights not counted: pass --weights-bytes")
+    target = f"{batch_size:,} sequences of {seq_len:,} tokens"
+    if min_tokens_per_s is not None:
+        target += f" at >= {min_tokens_per_s:g} tokens/s"
+    if best is not None:
+        notes.append(
+            f"RECOMMENDED: {best['n_kv_heads']} KV heads (groups of {best['q_heads_per_kv_head']}), the most KV heads "
+            f"that hold {target}; more KV heads keep more of MHA's quality, fewer only save memory you do not need"
+        )
+    else:
+        notes.append(f"NOTHING FITS {target}: even MQA needs more than the {budget:,} B KV budget per GPU "
+                     "(or is too slow); add GPUs, shorten the context or the batch, or quantise the cache")
+    doc = _setup_doc(model, setup, w)
+    doc.update(seq_len=seq_len, batch_size=batch_size, min_tokens_per_s=min_tokens_per_s,
+               recommended_n_kv_heads=best["n_kv_heads"] if best else None,
+               layouts=[{k: v for k, v in r.items() if k != "kv_human"} for r in rows])
+    title = f"{model.name}: group counts for {target} on {setup.n_gpus} x {setup.gpu.name} (tp {setup.tp}, pp {setup.pp})"
+    prefix = {k: doc[k] for k in ("model", "gpu", "n_gpus", "tp", "pp", "kv_dtype", "seq_len", "batch_size")}
+    return Report(title, PLAN_COLUMNS, rows, doc, notes, csv_prefix=prefix)
+
+
+GPU_COLUMNS = [
+    Column("name", "GPU"),
+    Column("memory_bytes", "Memory (B)", "int"),
+    Column("memory_human", "Memory", "bytes"),
+    Column("hbm_bandwidth_bytes_per_s", "Bandwidth (B/s)", "int"),
+    Column("bandwidth_human", "Bandwidth", "rate"),
+    Column("aliases", "Also"),
+]
+
+
+def gpus_report(gpus: list[GPU]) -> Report:
+    rows = []
+    for g in gpus:
+        rows.append({
+            "name": g.name, "vendor": g.vendor, "memory_bytes": g.memory_bytes, "memory_human": g.memory_bytes,
+            "hbm_bandwidth_bytes_per_s": g.hbm_bandwidth_bytes_per_s, "bandwidth_human": g.hbm_bandwidth_bytes_per_s,
+            "aliases": ", ".join(g.aliases), "source": g.source,
+        })
+    doc = {"gpus": [{k: v for k, v in r.items() if not k.endswith("_human")} | {"aliases": list(g.aliases)}
+                    for r, g in zip(rows, gpus)]}
+    notes = ["memory: total as the driver reports it (nvidia-smi memory.total); bandwidth: vendor datasheet",
+             "sources: kvcalc gpus --format yaml; add your own GPUs with --gpu-catalog FILE (same shape as kvcalc/gpus.yaml)"]
+    return Report("GPU catalog", GPU_COLUMNS, rows, doc, notes)
