@@ -88,7 +88,8 @@ def test_a_yaml_path_works(tmp_path):
 
 
 def test_the_wheel_carries_configs(tmp_path):
-    """A non-editable wheel, installed elsewhere and run from another folder, finds every model."""
+    """A non-editable wheel, installed elsewhere and run from another folder, finds every model
+    and the GPU catalog."""
     root = Path(__file__).resolve().parents[1]
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path / "dist"), str(root)],
@@ -103,8 +104,9 @@ def test_the_wheel_carries_configs(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     code = (
-        "import kvcalc.registry as r; ms = r.load_all(); "
-        "assert r.configs_dir().is_relative_to(r'%s'), r.configs_dir(); print(len(ms))" % target
+        "import kvcalc.registry as r, kvcalc.gpus as g; ms = r.load_all(); "
+        "assert r.configs_dir().is_relative_to(r'%s'), r.configs_dir(); "
+        "assert g.CATALOG.is_relative_to(r'%s') and len(g.load_catalog()) == 10; print(len(ms))" % (target, target)
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=elsewhere, capture_output=True, text=True,
