@@ -26,6 +26,12 @@ _API = {
     "load_hf_config": "kvcalc.hf",
     "KvcalcError": "kvcalc.errors",
     "ConfigError": "kvcalc.errors",
+    "count_params": "kvcalc.params",
+    "find_gpu": "kvcalc.gpus",
+    "load_catalog": "kvcalc.gpus",
+    "make_setup": "kvcalc.capacity",
+    "weights": "kvcalc.capacity",
+    "layout_fit": "kvcalc.capacity",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,6 +41,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .formulas import KVCache, kv_bytes_per_token, kv_cache, variants
     from .hf import load_hf_config
     from .registry import load_all, load_model
+    from .params import count_params
+    from .gpus import find_gpu, load_catalog
+    from .capacity import layout_fit, make_setup, weights
 
 
 def __getattr__(name: str) -> Any:

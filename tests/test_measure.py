@@ -124,3 +124,12 @@ def test_cli_json_decode_step(run_cli):
     # 64 query heads over 8 KV heads: repeat_kv copies 2 x 1024 x 64 x 128 x 2 = 33,554,432 B, 8x the layer
     assert code == 0 and step["repeat_kv"]["copy_bytes"] == 33_554_432 == 8 * step["layer_bytes"]
     assert step["grouped"]["method"] == "sdpa(enable_gqa=True)" and step["n_heads"] == 64
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_decode_step_peaks():
+    step = m.decode(load_model("llama2-70b"), 4096, 4, device="cuda")
+    # repeat_kv: 4 x 2 x 4,096 x 64 x 128 x 2 B = 536,870,912 B of copies; the allocator's peak sees them
+    assert step.repeat_kv.copy_bytes == 536_870_912 and step.repeat_kv.peak_bytes >= 536_870_912
+    assert step.grouped.peak_bytes < step.layer_bytes  # enable_gqa: no copy of the layer
