@@ -215,7 +215,12 @@ def compare(
 
     cfgs = [load_model(m) for m in models]
     heads = parse_kv_heads(kv_heads, cfgs)
-    setup = _setup(cfgs[0], gpu, None, tp, "1", "0.9", "2GiB", block_size, kv_dtype, "auto", catalog) if gpu else None
+    if gpu:
+        from .capacity import DEFAULT_RESERVE, DEFAULT_UTILIZATION
+
+        setup = _setup(cfgs[0], gpu, None, tp, "1", DEFAULT_UTILIZATION, DEFAULT_RESERVE, block_size, kv_dtype, "auto", catalog)
+    else:
+        setup = None
     report = compare_report(cfgs, parse_size(seq, "--seq"), parse_size(batch, "--batch"), kv_dtype, engine,
                             parse_size(block_size, "--block-size"), heads, setup)
     emit(report, fmt, units, str(output) if output else None)
@@ -235,7 +240,7 @@ def table(
     output: OutputOpt = None,
 ) -> None:
     """The grid models x dtypes x KV heads x tp x seq x batch, one row each (see README for the columns)."""
-    from .grid import SCHEMA, TABLE_LIMIT, Grid, export, rows
+    from .grid import SCHEMA, TABLE_LIMIT, TEXT_COLUMNS, Grid, export, rows
     from .registry import load_model
     from .report import Column, Report, check_choice, emit
     from .units import parse_size, parse_size_list
@@ -253,7 +258,7 @@ def table(
     if grid.n_rows > TABLE_LIMIT:
         raise InputError(f"{grid.n_rows:,} rows are too many for a terminal table (at most {TABLE_LIMIT:,}): use --format csv")
     grid.check()
-    cols = [Column(k, k, "int" if k.endswith(("bytes", "bytes_per_gpu", "_len", "_size", "heads", "tp", "token", "sequence", "per_gpu")) else "text") for k in SCHEMA]
+    cols = [Column(k, k, "text" if k in TEXT_COLUMNS else "int") for k in SCHEMA]
     emit(Report(f"KV cache grid: {grid.n_rows:,} rows", cols, [dict(zip(SCHEMA, r)) for r in rows(grid)]),
          "table", "iec", str(output) if output else None)
 

@@ -89,7 +89,8 @@ def compare_report(models: list[Model], seq_len: int, batch_size: int = 1, kv_dt
             f"decode bound on {setup.tp} x {setup.gpu.name}: tokens/s <= batch / ((weights per GPU + KV per GPU) / "
             f"bandwidth) for {batch_size:,} sequences of {seq_len:,} tokens; fewer KV bytes, fewer bytes read a step"
         )
-        notes.append("fits: weights + KV of the batch within memory x 0.9 - 2 GiB reserve per GPU (see `kvcalc fit` for the detail)")
+        notes.append(f"fits: weights + KV of the batch within memory x {setup.gpu_memory_utilization:g} - "
+                     f"{setup.reserve_bytes:,} B reserve per GPU (see `kvcalc fit` for the detail)")
     what = "head configurations" if kv_heads else "models"
     title = f"KV cache, {what} side by side: {seq_len:,} tokens x batch {batch_size}, engine {engine}"
     return Report(title, columns, display, doc, notes,

@@ -33,6 +33,7 @@ SCHEMA = (
     "kv_cache_bytes",  # the batch, whole model
     "kv_cache_bytes_per_gpu",  # the batch, on one GPU of the tp group
 )
+TEXT_COLUMNS = {"model", "layout", "kv_dtype", "engine"}  # the others are integers
 TABLE_LIMIT = 10_000  # rows drawn as a terminal table; beyond, a file format
 
 
