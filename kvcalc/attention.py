@@ -18,9 +18,6 @@ from typing import Any, Callable
 
 from .formulas import KVCache, LayerGroup
 
-SAFETY = 0.8  # share of free memory the step may use, as in measure.plan
-
-
 @dataclass(frozen=True)
 class Peak:
     """One attention call: what it allocated beyond what was live before it."""
@@ -111,7 +108,7 @@ class _PeakMeter:
 
 
 def decode_step(torch: Any, cache: KVCache, n_heads: int, model_dtype: str, device: str,
-                free_bytes: int) -> DecodeStep | None:
+                budget_bytes: float) -> DecodeStep | None:
     """Attend one new token per sequence over one GQA layer of the cache, both ways, and measure
     each call's transient memory. None when the model has no plain GQA layer."""
     g = gqa_layer(cache)
@@ -124,7 +121,7 @@ def decode_step(torch: Any, cache: KVCache, n_heads: int, model_dtype: str, devi
     group = n_heads // h_kv
     per_seq = 2 * h_kv * s * d * elem * (1 + group)  # the layer's K, V and repeat_kv's copies
     batch = next((b for b in range(cache.batch_size, 0, -1)
-                  if cache.batch_size % b == 0 and b * per_seq <= SAFETY * free_bytes), 0)
+                  if cache.batch_size % b == 0 and b * per_seq <= budget_bytes), 0)
     if not batch:
         return None
     gen = torch.Generator(device=device).manual_seed(0)

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass, replace
 
 from .errors import InputError
-from .formulas import KVCache, check_kv_heads, divisors, kv_cache
+from .formulas import KVCache, check_kv_heads, divisors, kv_cache, layout_name
 from .gpus import GPU
 from .model import Model
 from .params import ParamCount, count_params
@@ -186,12 +186,10 @@ def _per_seq(model: Model, w: Weights, setup: Setup, seq_len: int, n_kv_heads: i
     return [stage_cache(model, s, setup, seq_len, 1, n_kv_heads).total_bytes for s in w.stages]
 
 
-def max_seqs(model: Model, w: Weights, setup: Setup, seq_len: int, n_kv_heads: int | None) -> int:
-    """Concurrent sequences of seq_len tokens one replica holds: min over stages of
-    budget // (one sequence's block-rounded KV bytes on a GPU of that stage)."""
-    counts = [s.kv_budget_bytes // b if b else MAX_TOKENS for s, b in
-              zip(w.stages, _per_seq(model, w, setup, seq_len, n_kv_heads))]
-    return max(0, min(counts))
+def max_seqs(w: Weights, per_seq: list[int]) -> int:
+    """Concurrent sequences one replica holds: min over stages of budget // (one sequence's
+    block-rounded KV bytes on a GPU of that stage, as _per_seq gives them)."""
+    return max(0, min(s.kv_budget_bytes // b if b else MAX_TOKENS for s, b in zip(w.stages, per_seq)))
 
 
 def max_context(model: Model, w: Weights, setup: Setup, batch_size: int, n_kv_heads: int | None) -> int:
@@ -253,8 +251,8 @@ def layout_fit(model: Model, w: Weights, setup: Setup, layout: str, n_kv_heads: 
                  for s, c in zip(w.stages, one))
     seq_bytes = seqs = ctx = tps = kv = None
     if seq_len is not None:
-        seq_bytes = max(_per_seq(model, w, setup, seq_len, n_kv_heads))
-        seqs = max_seqs(model, w, setup, seq_len, n_kv_heads)
+        per_seq = _per_seq(model, w, setup, seq_len, n_kv_heads)
+        seq_bytes, seqs = max(per_seq), max_seqs(w, per_seq)
     if batch_size is not None:
         ctx = max_context(model, w, setup, batch_size, n_kv_heads)
     d_batch = batch_size if batch_size is not None else seqs
@@ -279,11 +277,7 @@ def fit_layouts(model: Model) -> list[tuple[str, int | None]]:
 
 def plan_layouts(model: Model) -> list[tuple[str, int]]:
     """Every group count of `plan`: each divisor of n_heads, MHA first."""
-    out = []
-    for d in divisors(model.n_heads):
-        label = "MHA" if d == model.n_heads else "MQA" if d == 1 else f"GQA-{d}"
-        out.append((label, d))
-    return out
+    return [(layout_name(model, d), d) for d in divisors(model.n_heads)]
 
 
 def make_setup(model: Model, gpu: GPU, gpus: int | None = None, tp: int | None = None, pp: int = 1,

@@ -7,7 +7,7 @@ from typing import Any
 
 from .capacity import Setup, decode_bound, kv_heads_per_gpu, parallel_setup, weights
 from .errors import InputError, KvcalcError
-from .formulas import check_kv_heads, divisors, kv_cache
+from .formulas import check_kv_heads, divisors, kv_cache, layout_name
 from .model import Model
 from .report import Column, Report
 
@@ -43,10 +43,9 @@ def parse_kv_heads(text: str | None, models: list[Model]) -> list[int] | None:
 
 
 def _layout(model: Model, heads: int | None) -> str:
-    h = model.n_kv_heads if heads is None else heads
     if heads is None and model.mla:
         return "MLA"
-    return "MHA" if h == model.n_heads else "MQA" if h == 1 else f"GQA-{h}"
+    return layout_name(model, model.n_kv_heads if heads is None else heads)
 
 
 def compare_report(models: list[Model], seq_len: int, batch_size: int = 1, kv_dtype: str = "auto",

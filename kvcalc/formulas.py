@@ -231,6 +231,13 @@ def gqa_heads(model: Model) -> int | None:
     return min(inner, key=lambda d: (abs(model.n_heads // d - 8), -d))
 
 
+def layout_name(model: Model, n_kv_heads: int) -> str:
+    """MHA, MQA or GQA-<n> for `model` rebuilt with n_kv_heads KV heads."""
+    if n_kv_heads == model.n_heads:
+        return "MHA"
+    return "MQA" if n_kv_heads == 1 else f"GQA-{n_kv_heads}"
+
+
 def variant_heads(model: Model) -> list[tuple[str, int]]:
     """(layout, n_kv_heads) of the MHA / GQA / MQA rebuilds of a model."""
     rows = [("MHA", model.n_heads)]

@@ -15,7 +15,7 @@ from typing import IO, Any, Callable, Iterator
 
 from .capacity import kv_heads_per_gpu, stage_model
 from .errors import InputError
-from .formulas import check_kv_heads, kv_cache
+from .formulas import check_kv_heads, kv_cache, layout_name
 from .model import Model
 
 SCHEMA = (
@@ -66,19 +66,13 @@ class Grid:
             kv_cache(m, 1, kv_dtype=dt, engine=self.engine, block_size=self.block_size)
 
 
-def _layout(m: Model, heads: int | None) -> str:
-    if heads is None:
-        return "model"
-    return "MHA" if heads == m.n_heads else "MQA" if heads == 1 else f"GQA-{heads}"
-
-
 def rows(grid: Grid) -> Iterator[tuple[Any, ...]]:
     """The grid's rows in SCHEMA order: models, dtypes, heads, tp, seq, then batch innermost."""
     for m, dt, heads, tp in itertools.product(grid.models, grid.kv_dtypes, grid.kv_heads or [None], grid.tps):
         per_gpu_heads = kv_heads_per_gpu(heads, tp) if heads is not None else None
         shard = stage_model(m, range(m.n_layers), tp)
         gpu_heads = per_gpu_heads if per_gpu_heads is not None else (0 if m.mla else shard.n_kv_heads)
-        layout = _layout(m, heads)
+        layout = "model" if heads is None else layout_name(m, heads)
         for s in grid.seqs:
             whole = kv_cache(m, s, 1, kv_dtype=dt, engine=grid.engine, block_size=grid.block_size, n_kv_heads=heads)
             one = kv_cache(shard, s, 1, kv_dtype=dt, engine=grid.engine, block_size=grid.block_size,

@@ -183,7 +183,7 @@ def decode(model: Model, seq_len: int, batch_size: int = 1, kv_dtype: str = "aut
     cache = kv_cache(model, seq_len, batch_size, kv_dtype=kv_dtype)
     free = torch.cuda.mem_get_info()[0] if dev == "cuda" else _mem_available()
     try:
-        return decode_step(torch, cache, model.n_heads, model.dtype, dev, free)
+        return decode_step(torch, cache, model.n_heads, model.dtype, dev, SAFETY * free)
     except OSError:  # no /proc/self/clear_refs (not Linux): no CPU peak to read
         return None
     except (RuntimeError, MemoryError) as err:

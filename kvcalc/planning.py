@@ -10,7 +10,7 @@ from .capacity import (
     LayoutFit, Setup, Weights, fit_layouts, layout_fit, plan_layouts, stages, weights,
 )
 from .errors import InputError
-from .formulas import kv_cache
+from .dtypes import resolve
 from .gpus import GPU
 from .model import FULL, Model
 from .report import Column, Report
@@ -43,7 +43,7 @@ def _setup_doc(model: Model, setup: Setup, w: Weights) -> dict[str, Any]:
         "usable_bytes_per_gpu": setup.usable_bytes,
         "reserve_bytes": setup.reserve_bytes,
         "block_size": setup.block_size,
-        "kv_dtype": kv_cache(model, 1, kv_dtype=setup.kv_dtype).kv_dtype,
+        "kv_dtype": resolve(setup.kv_dtype, model.dtype).name,
         "weights_dtype": w.dtype,
         "params": w.params.total if w.params else None,
         "active_params": w.params.active if w.params else None,
