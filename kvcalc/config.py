@@ -15,13 +15,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 from .dtypes import MODEL_DTYPES, TORCH_NAMES
 from .errors import ConfigError
 from .files import parse_yaml, read_text
-from .model import FULL, LAYER_KINDS, MLA_KIND, SLIDING, Model, from_dict
+from .model import FULL, LAYER_KINDS, MLA_KIND, RECURRENT, SLIDING, Model, from_dict
 
 # Strictness comes from the models' config (no str or float for an int); signs are checked by
 # validators below, which keeps pydantic's constraint machinery (and its import cost) off the path.
 PosInt = int
 NonNegInt = int
-_NON_NEGATIVE = frozenset({"n_shared_experts", "first_dense_layers", "layer_offset"})
+_NON_NEGATIVE = frozenset({"n_shared_experts", "first_dense_layers", "layer_offset", "n_groups"})
 
 # Hugging Face key names accepted for kvcalc's fields, so YAML can be written from a config.json.
 HF_ALIASES = {
@@ -105,6 +105,28 @@ class MoEConfig(_Strict):
     layer_offset: NonNegInt = 0
 
 
+class SSMConfig(_Strict):
+    """A Mamba layer's state per sequence: conv of (d_inner + 2 x n_groups x d_state) x d_conv,
+    SSM of d_inner x d_state. Mamba-1 has n_groups 0; Mamba-2 at least 1."""
+
+    kind: Literal["mamba", "mamba2"]
+    d_inner: PosInt
+    d_state: PosInt
+    d_conv: PosInt
+    n_groups: NonNegInt = 0
+    n_heads: Optional[PosInt] = None
+
+    @model_validator(mode="after")
+    def _groups(self) -> "SSMConfig":
+        if self.kind == "mamba2" and self.n_groups < 1:
+            raise _FieldError("n_groups", "Mamba-2 needs n_groups >= 1")
+        if self.kind == "mamba" and self.n_groups:
+            raise _FieldError("n_groups", "Mamba-1 has no groups (0)")
+        if self.n_heads is not None and self.d_inner % self.n_heads:
+            raise _FieldError("n_heads", f"{self.n_heads} heads do not divide d_inner {self.d_inner}")
+        return self
+
+
 class ModelConfig(_Strict):
     """One model's architecture, as far as memory is concerned."""
 
@@ -127,6 +149,7 @@ class ModelConfig(_Strict):
     layer_pattern: Optional[str] = None
     mla: Optional[MLAConfig] = None
     moe: Optional[MoEConfig] = None
+    ssm: Optional[SSMConfig] = None
     notes: Optional[str] = None
 
     @field_validator("dtype", mode="before")
@@ -150,7 +173,7 @@ class ModelConfig(_Strict):
         bad = sorted(set(v) - set(LAYER_KINDS))
         if not v or bad:
             raise ValueError(
-                "letters must be F (full), S (sliding), M (MLA) or N (no attention)"
+                "letters must be F (full), S (sliding), M (MLA), R (recurrent: Mamba) or N (nothing cached)"
             )
         return v
 
@@ -169,6 +192,10 @@ class ModelConfig(_Strict):
             raise _FieldError("sliding_window", "is set but no layer is sliding (add S to layer_pattern)")
         if MLA_KIND in kinds and self.mla is None:
             raise _FieldError("layer_pattern", "has MLA (M) layers but the mla block is missing")
+        if RECURRENT in kinds and self.ssm is None:
+            raise _FieldError("layer_pattern", "has recurrent (R) layers but the ssm block is missing")
+        if self.ssm is not None and RECURRENT not in kinds:
+            raise _FieldError("ssm", "is set but no layer is recurrent (add R to layer_pattern)")
         if self.layer_pattern and len(self.layer_pattern) > self.n_layers:
             raise _FieldError(
                 "layer_pattern", f"has {len(self.layer_pattern)} letters for {self.n_layers} layers"
@@ -249,4 +276,4 @@ def to_yaml(model: Model, header: str = "") -> str:
     return header + body
 
 
-__all__ = ["ModelConfig", "MLAConfig", "MoEConfig", "Source", "load_yaml", "validate", "MODEL_DTYPES"]
+__all__ = ["ModelConfig", "MLAConfig", "MoEConfig", "SSMConfig", "Source", "load_yaml", "validate", "MODEL_DTYPES"]

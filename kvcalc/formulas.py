@@ -2,29 +2,19 @@
 
 Per layer and per cached token, a K/V layer holds K and V of n_kv_heads x head_dim elements
 each; an MLA layer (DeepSeek-V2/V3) holds one latent of kv_lora_rank + qk_rope_head_dim
-elements; a layer without attention holds nothing. How many tokens a layer holds depends on
-the runtime profile (``engine``):
-
-- ``exact``: what the model needs: every token for full and MLA layers, the last
-  min(seq, window) tokens for sliding-window layers.
-- ``hf``: transformers' caches: K and V of [B, H_kv, S, D] per layer, sliding layers capped at
-  the window, MLA stored decompressed per head (K of qk_nope + qk_rope, V of v_head_dim, for
-  all n_heads).
-- ``vllm``: paged blocks of block_size tokens: cdiv(seq, block) blocks per full or MLA layer
-  (MLA as its latent); a sliding layer needs at most cdiv(window - 1, block) + 1 blocks, since
-  the last `window` tokens can straddle one block more than they fill.
+elements; a Mamba layer holds a fixed state per sequence; other layers hold nothing. How many
+tokens a layer holds, what a token costs and what state a sequence keeps is the runtime
+profile's answer (``kvcalc.engines``: exact, hf, vllm); this module only sums them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .model import FULL, LAYER_KINDS, MLA_KIND, NONE, SLIDING, Model
-from .dtypes import KVDType, resolve
+from .model import FULL, MLA_KIND, NONE, RECURRENT, SLIDING, Model
+from .dtypes import DTYPES, KVDType, resolve
+from .engines import DEFAULT_BLOCK_SIZE, ENGINES, Engine, get_engine
 from .errors import InputError
-
-ENGINES = ("exact", "hf", "vllm")
-DEFAULT_BLOCK_SIZE = 16
 
 
 def cdiv(a: int, b: int) -> int:
@@ -42,6 +32,8 @@ class LayerGroup:
     kind: str  # full | sliding | mla | none
     n_layers: int
     tokens: int  # tokens held per sequence in one layer (window and block rounding applied)
+    storage_tokens: int  # tokens of storage behind them between decode steps
+    peak_tokens: int  # tokens allocated at the end of one prefill of seq_len tokens
     k_heads: int
     k_dim: int
     v_heads: int
@@ -62,6 +54,22 @@ class LayerGroup:
 
 
 @dataclass(frozen=True)
+class StateGroup:
+    """The recurrent (Mamba) layers and the state each keeps per sequence, whatever seq_len."""
+
+    n_layers: int
+    tensors: tuple[tuple[str, tuple[int, ...], str, int], ...]  # (name, shape, dtype, bytes) per sequence
+
+    @property
+    def bytes_per_layer(self) -> int:
+        return sum(t[3] for t in self.tensors)
+
+    @property
+    def bytes_per_sequence(self) -> int:
+        return self.n_layers * self.bytes_per_layer
+
+
+@dataclass(frozen=True)
 class KVCache:
     """The KV cache of one model layout for a batch: exact bytes, K and V apart."""
 
@@ -75,6 +83,28 @@ class KVCache:
     block_size: int
     layer_kinds: str  # one letter per layer, as Model.layer_kinds
     groups: tuple[LayerGroup, ...]
+    state: StateGroup | None = None
+    engine_version: str | None = None  # the runtime release the engine profile describes
+
+    @property
+    def state_bytes(self) -> int:
+        """Recurrent state of the whole batch (Mamba layers), independent of seq_len."""
+        return self.batch_size * self.state.bytes_per_sequence if self.state else 0
+
+    @property
+    def cache_bytes(self) -> int:
+        """K/V plus recurrent state: kv_cache_bytes + state_bytes."""
+        return self.total_bytes + self.state_bytes
+
+    @property
+    def storage_bytes(self) -> int:
+        """Storage behind the cache tensors between decode steps, state included."""
+        return self.batch_size * sum(g.n_layers * g.storage_tokens * g.bytes_per_token for g in self.groups) + self.state_bytes
+
+    @property
+    def peak_bytes(self) -> int:
+        """Cache storage allocated at the end of one prefill of seq_len tokens, state included."""
+        return self.batch_size * sum(g.n_layers * g.peak_tokens * g.bytes_per_token for g in self.groups) + self.state_bytes
 
     @property
     def bytes_per_token(self) -> int:
@@ -132,92 +162,83 @@ def divisors(n: int) -> list[int]:
     return [d for d in range(n, 0, -1) if n % d == 0]
 
 
-def _tokens_held(kind: str, seq_len: int, window: int | None, engine: str, block: int) -> int:
-    if kind == NONE:
-        return 0
-    if kind == SLIDING:
-        assert window is not None  # guaranteed by Model's validator
-        if engine == "vllm":
-            return min(cdiv(seq_len, block), cdiv(window - 1, block) + 1) * block
-        return min(seq_len, window)
-    return cdiv(seq_len, block) * block if engine == "vllm" else seq_len
-
-
-def _shape(model: Model, kind: str, engine: str, n_kv_heads: int | None) -> tuple[str, int, int, int, int]:
-    """(reported kind, k_heads, k_dim, v_heads, v_dim) of one layer's cache per token."""
-    if kind == NONE:
-        return "none", 0, 0, 0, 0
-    if kind == MLA_KIND:
-        mla = model.mla
-        assert mla is not None  # guaranteed by Model's validator
-        qk_dim = mla.qk_nope_head_dim + mla.qk_rope_head_dim
-        if n_kv_heads is not None:  # rebuilt as per-head attention with MLA's head dims
-            return "full", n_kv_heads, qk_dim, n_kv_heads, mla.v_head_dim
-        if engine == "hf":  # decompressed: K and V per head, all query heads
-            return "mla", model.n_heads, qk_dim, model.n_heads, mla.v_head_dim
-        return "mla", 1, mla.latent_dim, 0, 0
-    heads = n_kv_heads if n_kv_heads is not None else model.n_kv_heads
-    return LAYER_KINDS[kind], heads, model.head_dim, heads, model.head_dim
-
-
 def kv_cache(
     model: Model,
     seq_len: int,
     batch_size: int = 1,
     kv_dtype: str | KVDType = "auto",
-    engine: str = "exact",
+    engine: str | Engine = "exact",
     block_size: int = DEFAULT_BLOCK_SIZE,
     n_kv_heads: int | None = None,
     layout: str = "model",
 ) -> KVCache:
-    """The KV cache of `model` holding `seq_len` tokens for each of `batch_size` sequences.
+    """The KV cache of `model` holding `seq_len` tokens for each of `batch_size` sequences,
+    as the runtime profile `engine` allocates it (a name, or an engines.Engine with options).
 
     n_kv_heads rebuilds every attention layer with that many KV heads (MHA = n_heads,
     MQA = 1); None keeps the model as published."""
     _check_positive(seq_len, "seq_len")
     _check_positive(batch_size, "batch_size")
     _check_positive(block_size, "block_size")
-    if engine not in ENGINES:
-        raise InputError(f"unknown engine {engine!r} (choose from: {', '.join(ENGINES)})")
+    eng = get_engine(engine, block_size)
     if n_kv_heads is not None:
         check_kv_heads(model, n_kv_heads)
     dtype = kv_dtype if isinstance(kv_dtype, KVDType) else resolve(kv_dtype, model.dtype)
 
     kinds = model.layer_kinds
+    window = model.sliding_window
     groups = []
-    for kind in (SLIDING, FULL, MLA_KIND, NONE):
+    for kind in (SLIDING, FULL, MLA_KIND, NONE, RECURRENT):
         count = kinds.count(kind)
         if not count:
             continue
-        label, kh, kd, vh, vd = _shape(model, kind, engine, n_kv_heads)
-        k_data, k_scale = dtype.vector_bytes(kd) if kh else (0, 0)
-        v_data, v_scale = dtype.vector_bytes(vd) if vh else (0, 0)
+        shape = eng.shape(model, kind, n_kv_heads)
+        k_data, k_scale = dtype.vector_bytes(shape.k_dim) if shape.k_heads else (0, 0)
+        v_data, v_scale = dtype.vector_bytes(shape.v_dim) if shape.v_heads else (0, 0)
         groups.append(
             LayerGroup(
-                kind=label,
+                kind=shape.kind,
                 n_layers=count,
-                tokens=_tokens_held(kind, seq_len, model.sliding_window, engine, block_size),
-                k_heads=kh,
-                k_dim=kd,
-                v_heads=vh,
-                v_dim=vd,
-                k_bytes_per_token=kh * (k_data + k_scale),
-                v_bytes_per_token=vh * (v_data + v_scale),
-                scale_bytes_per_token=kh * k_scale + vh * v_scale,
+                tokens=eng.tokens(kind, seq_len, window),
+                storage_tokens=eng.storage_tokens(kind, seq_len, window),
+                peak_tokens=eng.peak_tokens(kind, seq_len, window),
+                k_heads=shape.k_heads,
+                k_dim=shape.k_dim,
+                v_heads=shape.v_heads,
+                v_dim=shape.v_dim,
+                k_bytes_per_token=shape.k_heads * (k_data + k_scale),
+                v_bytes_per_token=shape.v_heads * (v_data + v_scale),
+                scale_bytes_per_token=shape.k_heads * k_scale + shape.v_heads * v_scale,
             )
         )
     return KVCache(
         model=model.name,
         layout=layout,
-        engine=engine,
+        engine=eng.name,
         kv_dtype=dtype.name,
         seq_len=seq_len,
         batch_size=batch_size,
         n_kv_heads=n_kv_heads if n_kv_heads is not None else model.n_kv_heads,
-        block_size=block_size,
+        block_size=eng.block_size or block_size,
         layer_kinds=kinds,
         groups=tuple(groups),
+        state=state_group(model, eng),
+        engine_version=eng.version,
     )
+
+
+def state_group(model: Model, engine: Engine) -> StateGroup | None:
+    """The Mamba layers' state per sequence under `engine` (None without Mamba layers). A
+    tensor of the model's own dtype takes model.dtype: the runtime's activations."""
+    count = model.layer_kinds.count(RECURRENT)
+    tensors = engine.state(model)
+    if not count or not tensors:
+        return None
+    rows = []
+    for t in tensors:
+        dtype = DTYPES[t.dtype or model.dtype]
+        rows.append((t.name, t.shape, dtype.name, t.elements * dtype.bits // 8))
+    return StateGroup(count, tuple(rows))
 
 
 def gqa_heads(model: Model) -> int | None:

@@ -42,8 +42,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "deepseek_v2": {"tie_word_embeddings": False},
     "deepseek_v3": {"tie_word_embeddings": False},
     "jamba": {"tie_word_embeddings": False, "attn_layer_period": 8, "attn_layer_offset": 4,
-              "expert_layer_period": 2, "expert_layer_offset": 1},
-    "nemotron_h": {"tie_word_embeddings": False},
+              "expert_layer_period": 2, "expert_layer_offset": 1,
+              "mamba_d_state": 16, "mamba_d_conv": 4, "mamba_expand": 2},
+    "nemotron_h": {"tie_word_embeddings": False, "ssm_state_size": 128, "mamba_num_heads": 128,
+                   "mamba_head_dim": 64, "n_groups": 8, "conv_kernel": 4},
     # gpt-oss's config.json has no torch_dtype; its attention and activations run in bf16.
     "gpt_oss": {"tie_word_embeddings": False, "torch_dtype": "bfloat16"},
 }
@@ -124,15 +126,44 @@ def _pattern(r: _Reader, n_layers: int) -> tuple[str | None, int | None]:
         return "S" * (period - 1) + "F", r.int("sliding_window")  # (i + 1) % period != 0 -> local
     if f == "jamba":
         period, offset = r.int("attn_layer_period"), r.get("attn_layer_offset")
-        return "".join("F" if i == offset else "N" for i in range(period)), None
+        if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset < period:
+            raise r.error("attn_layer_offset", f"must be a whole number from 0 to attn_layer_period - 1, got {offset!r}")
+        return "".join("F" if i == offset else "R" for i in range(period)), None  # the rest are Mamba
     if f == "nemotron_h":
-        hybrid = r.get("hybrid_override_pattern")
-        if not isinstance(hybrid, str) or len(hybrid) != n_layers:
-            raise r.error("hybrid_override_pattern", f"expected a string of {n_layers} layer letters")
-        return "".join("F" if c == "*" else "N" for c in hybrid), None
+        return _nemotron_pattern(r, n_layers), None
     if f in ("mistral", "mixtral", "phi3", "starcoder2") and window is not None:
         return "S", r.int("sliding_window")  # one window on every layer
     return None, None
+
+
+# Nemotron-H's layer letters (hybrid_override_pattern) and names (layers_block_type).
+NEMOTRON_LETTERS = {"M": "R", "*": "F", "-": "N", "E": "N"}
+NEMOTRON_TYPES = {"mamba": "R", "attention": "F", "mlp": "N", "moe": "N"}
+
+
+def _nemotron_pattern(r: _Reader, n_layers: int) -> str:
+    types = r.cfg.get("layers_block_type")
+    if types is not None:
+        if not isinstance(types, list) or any(t not in NEMOTRON_TYPES for t in types):
+            raise r.error("layers_block_type", f"expected a list of {', '.join(NEMOTRON_TYPES)}")
+        return "".join(NEMOTRON_TYPES[t] for t in types)
+    hybrid = r.get("hybrid_override_pattern")
+    if not isinstance(hybrid, str) or len(hybrid) != n_layers or set(hybrid) - set(NEMOTRON_LETTERS):
+        raise r.error("hybrid_override_pattern", f"expected a string of {n_layers} letters of M, *, - and E")
+    return "".join(NEMOTRON_LETTERS[c] for c in hybrid)
+
+
+def _ssm(r: _Reader, hidden: int) -> dict[str, Any] | None:
+    """The Mamba state dims of a hybrid, as transformers' mixers derive them."""
+    if r.family == "jamba":  # JambaMambaMixer: intermediate = mamba_expand x hidden_size
+        return {"kind": "mamba", "d_inner": r.int("mamba_expand") * hidden, "d_state": r.int("mamba_d_state"),
+                "d_conv": r.int("mamba_d_conv")}
+    if r.family == "nemotron_h":  # NemotronHMamba2Mixer: intermediate = mamba_num_heads x mamba_head_dim
+        heads = r.int("mamba_num_heads")
+        return {"kind": "mamba2", "d_inner": heads * r.int("mamba_head_dim"), "d_state": r.int("ssm_state_size"),
+                "d_conv": r.int("conv_kernel", "mamba_d_conv"), "n_groups": r.int("n_groups", "mamba_n_groups"),
+                "n_heads": heads}
+    return None
 
 
 def _mla(r: _Reader) -> dict[str, Any] | None:
@@ -199,7 +230,10 @@ def from_hf_dict(cfg: Any, origin: str, path: Path | None = None) -> Model:
     if family not in DEFAULTS:
         r.notes.append(f"model_type {raw_family!r} has no kvcalc mapping; its common keys were used")
 
-    n_layers = r.int("num_hidden_layers", "n_layer", "num_layers")
+    if family == "nemotron_h" and isinstance(cfg.get("layers_block_type"), list) and cfg["layers_block_type"]:
+        n_layers = len(cfg["layers_block_type"])  # transformers 5: the list decides, num_hidden_layers is ignored
+    else:
+        n_layers = r.int("num_hidden_layers", "n_layer", "num_layers")
     n_heads = r.int("num_attention_heads", "n_head", "num_heads")
     hidden = r.int("hidden_size", "n_embd", "d_model")
     n_kv = _kv_heads(r, n_heads)
@@ -248,6 +282,8 @@ def from_hf_dict(cfg: Any, origin: str, path: Path | None = None) -> Model:
     moe = _moe(r, n_layers, intermediate)
     if moe:
         data["moe"] = moe
+    if pattern and "R" in pattern:
+        data["ssm"] = _ssm(r, hidden)
     if r.notes:
         data["notes"] = "; ".join(dict.fromkeys(r.notes))
     return validate(data, origin)

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
 # Layer kinds in ``layer_pattern``: one letter a layer, the pattern repeating over n_layers.
-FULL, SLIDING, NONE, MLA_KIND = "F", "S", "N", "M"
-LAYER_KINDS = {FULL: "full", SLIDING: "sliding", NONE: "none", MLA_KIND: "mla"}
+# R is a recurrent (Mamba) layer: a fixed state per sequence, no KV; N holds nothing (an MLP layer).
+FULL, SLIDING, NONE, MLA_KIND, RECURRENT = "F", "S", "N", "M", "R"
+LAYER_KINDS = {FULL: "full", SLIDING: "sliding", NONE: "none", MLA_KIND: "mla", RECURRENT: "recurrent"}
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,30 @@ class MLA:
     def latent_dim(self) -> int:
         """Elements cached per token per layer: kv_lora_rank + qk_rope_head_dim."""
         return self.kv_lora_rank + self.qk_rope_head_dim
+
+
+@dataclass(frozen=True)
+class SSM:
+    """The state of a Mamba (selective state-space) layer, per sequence: a convolution window
+    of d_conv columns over conv_channels, and an SSM state of d_inner x d_state elements.
+    Mamba-1 (Jamba) has n_groups 0; Mamba-2 (Nemotron-H) convolves B and C too, n_groups each."""
+
+    kind: str  # mamba | mamba2
+    d_inner: int
+    d_state: int
+    d_conv: int
+    n_groups: int = 0
+    n_heads: Optional[int] = None  # Mamba-2: d_inner = n_heads x head_dim
+
+    @property
+    def conv_channels(self) -> int:
+        """d_inner + 2 x n_groups x d_state (x, and Mamba-2's B and C)."""
+        return self.d_inner + 2 * self.n_groups * self.d_state
+
+    @property
+    def state_elements(self) -> int:
+        """d_inner x d_state (Mamba-2: n_heads x head_dim x d_state, the same count)."""
+        return self.d_inner * self.d_state
 
 
 @dataclass(frozen=True)
@@ -81,6 +106,7 @@ class Model:
     layer_pattern: Optional[str] = None
     mla: Optional[MLA] = None
     moe: Optional[MoE] = None
+    ssm: Optional[SSM] = None
     notes: Optional[str] = None
     layer_kinds: str = field(init=False, repr=False, compare=False)
 
@@ -106,7 +132,7 @@ class Model:
             value = getattr(self, f)
             if value is None or (f == "aliases" and not value):
                 continue
-            if isinstance(value, (Source, MLA, MoE)):
+            if isinstance(value, (Source, MLA, MoE, SSM)):
                 value = {k.name: getattr(value, k.name) for k in fields(value) if getattr(value, k.name) is not None}
             out[f] = list(value) if isinstance(value, tuple) else value
         return out
@@ -115,14 +141,14 @@ class Model:
 SCHEMA_ORDER = (
     "name", "aliases", "hf_id", "source", "family", "n_layers", "n_heads", "n_kv_heads", "head_dim",
     "hidden_size", "intermediate_size", "vocab_size", "tie_embeddings", "dtype", "max_context",
-    "sliding_window", "layer_pattern", "mla", "moe", "notes",
+    "sliding_window", "layer_pattern", "mla", "moe", "ssm", "notes",
 )
 
 
 def from_dict(data: dict[str, Any]) -> Model:
     """A Model from data already known to be valid (kvcalc's own field names)."""
     kw = dict(data)
-    for key, cls in (("source", Source), ("mla", MLA), ("moe", MoE)):
+    for key, cls in (("source", Source), ("mla", MLA), ("moe", MoE), ("ssm", SSM)):
         if isinstance(kw.get(key), dict):
             kw[key] = cls(**kw[key])
     if "aliases" in kw:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import InputError
-from .model import NONE, Model
+from .model import NONE, RECURRENT, Model
 
 PLAIN_MLP = {"falcon", "gpt2", "gpt_neox", "gpt_bigcode", "nemotron_h"}  # up + down, no gate
 LAYER_NORM = {"falcon", "gpt2", "gpt_neox", "gpt_bigcode"}  # LayerNorm: weight and bias
@@ -105,10 +105,11 @@ def _norms(m: Model) -> int:
 
 def count_params(model: Model) -> ParamCount:
     """Every parameter of `model`, from its architecture."""
-    if NONE in model.layer_kinds:
+    if NONE in model.layer_kinds or RECURRENT in model.layer_kinds:
+        n = sum(model.layer_kinds.count(k) for k in (NONE, RECURRENT))
         raise InputError(
-            f"{model.name}: its {model.layer_kinds.count(NONE)} layers without attention (Mamba) need fields "
-            f"kvcalc's schema does not carry, so its parameters cannot be counted; pass --weights-bytes"
+            f"{model.name}: kvcalc does not count the parameters of its {n} layers without attention "
+            f"(Mamba / MLP-only); pass --weights-bytes"
         )
     attn = _attention(model)
     norms = _norms(model)

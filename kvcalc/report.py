@@ -65,6 +65,8 @@ def _layer_split(c: KVCache) -> str:
         unit = " layers" if i == 0 else ""
         if g.kind == "none":
             parts.append(f"{g.n_layers} without attention{' (no KV)' if i else ' layers (no KV)'}")
+        elif g.kind == "recurrent":
+            parts.append(f"{g.n_layers} Mamba{' (state, no KV)' if i else ' layers (state, no KV)'}")
         else:
             parts.append(f"{g.n_layers} {g.kind}{unit} x {g.tokens:,} tokens")
     return " + ".join(parts)
@@ -81,6 +83,8 @@ def _variant_row(c: KVCache, mha: KVCache, n_heads: int) -> dict[str, Any]:
         "k_bytes": c.k_bytes,
         "v_bytes": c.v_bytes,
         "scale_bytes": c.scale_bytes,
+        "state_bytes": c.state_bytes,
+        "cache_bytes": c.cache_bytes,
         "ratio_vs_mha": ratio,
     }
 
@@ -110,20 +114,23 @@ def calc_report(
         notes.append(
             f"{published.kv_dtype}: {published.data_bytes:,} B of data + {published.scale_bytes:,} B of scales"
         )
+    if published.state is not None:
+        notes.append(_state_note(published))
     exact = published if engine == "exact" else kv_cache(model, seq_len, batch_size, kv_dtype=kv_dtype)
     if engine != "exact":
-        notes.append(_engine_note(model, published, exact))
+        notes.extend(_engine_notes(model, published, exact))
     if model.source:
         notes.append(f"source: {model.source.url} ({model.source.revision})")
 
     document = {
         "model": model.name,
         "hf_id": model.hf_id,
-        "engine": engine,
+        "engine": published.engine,
+        "engine_version": published.engine_version,
         "seq_len": seq_len,
         "batch_size": batch_size,
         "kv_dtype": published.kv_dtype,
-        "block_size": block_size if engine == "vllm" else None,
+        "block_size": block_size if published.engine == "vllm" else None,
         "n_layers": model.n_layers,
         "n_heads": model.n_heads,
         "n_kv_heads": model.n_kv_heads,
@@ -134,6 +141,10 @@ def calc_report(
         "v_bytes": published.v_bytes,
         "scale_bytes": published.scale_bytes,
         "bytes_per_sequence": published.bytes_per_sequence,
+        "state_bytes": published.state_bytes,
+        "cache_bytes": published.cache_bytes,
+        "peak_bytes": published.peak_bytes,
+        "storage_bytes": published.storage_bytes,
         "exact_kv_cache_bytes": exact.total_bytes,
         "layers": [
             {
@@ -145,29 +156,55 @@ def calc_report(
             }
             for g in published.groups
         ],
+        "state": None if published.state is None else {
+            "n_layers": published.state.n_layers,
+            "tensors": [{"name": n, "shape": list(shape), "dtype": d, "bytes_per_sequence": b}
+                        for n, shape, d, b in published.state.tensors],
+            "state_bytes": published.state_bytes,
+        },
         "variants": vrows,
     }
+    version = f" {published.engine_version}" if published.engine_version else ""
     title = (
         f"{model.name}: KV cache for {seq_len:,} tokens x batch {batch_size}, "
-        f"{published.kv_dtype}, engine {engine}"
+        f"{published.kv_dtype}, engine {published.engine}{version}"
     )
     return Report(title, VARIANT_COLUMNS, display, document, notes)
 
 
-def _engine_note(model: Model, c: KVCache, exact: KVCache) -> str:
+def _state_note(c: KVCache) -> str:
+    """'state: 28 Mamba layers x (conv [8192, 4] bf16 65,536 B + ssm [8192, 16] fp32 524,288 B) ...'."""
+    st = c.state
+    assert st is not None
+    parts = " + ".join(f"{n} {list(shape)} {d} {b:,} B" for n, shape, d, b in st.tensors)
+    return (f"state: {st.n_layers} Mamba layers x ({parts}) = {st.bytes_per_sequence:,} B per sequence, whatever "
+            f"the context; K/V + state = {c.cache_bytes:,} B")
+
+
+def _engine_notes(model: Model, c: KVCache, exact: KVCache) -> list[str]:
+    """Why engine `c.engine` differs from exact, rule by rule."""
+    from .engines.transformers import expands_kv
+
     ratio = c.total_bytes / exact.total_bytes if exact.total_bytes else 0.0
-    text = f"engine {c.engine}: {c.total_bytes:,} B = {ratio:.4g}x the exact {exact.total_bytes:,} B"
-    if c.engine == "hf" and model.mla:
-        mla = model.mla
-        qk = mla.qk_nope_head_dim + mla.qk_rope_head_dim
-        text += (
-            f"; transformers stores MLA decompressed: {model.n_heads} heads x ({qk} K + {mla.v_head_dim} V) = "
-            f"{model.n_heads * (qk + mla.v_head_dim):,} elements per layer per token, "
-            f"against one {mla.latent_dim}-element latent"
-        )
+    version = f" {c.engine_version}" if c.engine_version else ""
+    notes = [f"engine {c.engine}{version}: {c.total_bytes:,} B = {ratio:.4g}x the exact {exact.total_bytes:,} B"]
+    sliding = next((g for g in c.groups if g.kind == "sliding"), None)
+    if c.engine == "hf":
+        if model.mla:
+            notes.append(f"transformers 5 caches the MLA latent: K of {model.mla.kv_lora_rank} + V of "
+                         f"{model.mla.qk_rope_head_dim} elements per layer per token (transformers 4.x "
+                         f"decompressed it per head)")
+        if expands_kv(model):
+            notes.append(f"transformers expands Falcon's {model.n_kv_heads} KV heads to all {model.n_heads} query "
+                         f"heads (new_decoder_architecture): {model.n_heads // model.n_kv_heads}x the K/V of exact")
+        if sliding is not None:
+            notes.append(f"sliding layers keep window - 1 = {sliding.tokens:,} tokens; at the end of a prefill of "
+                         f"{c.seq_len:,} they still pin the whole prefill: peak {c.peak_bytes:,} B")
     elif c.engine == "vllm":
-        text += f"; paged blocks of {c.block_size} tokens round each sequence up"
-    return text
+        notes.append(f"paged blocks of {c.block_size} tokens round each sequence up")
+        if sliding is not None:
+            notes.append(f"sliding layers keep window - 1 + the tokens in flight, + 1 block: {sliding.tokens:,} tokens")
+    return notes
 
 
 # ----- rendering -----------------------------------------------------------------------------

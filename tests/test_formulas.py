@@ -52,16 +52,16 @@ def test_gemma3_4b_split_local_global():
     assert c.total_bytes == 4096 * (29 * 1024 + 5 * 32768) == 792_723_456
 
 
-def test_mla_latent_and_hf_decompressed():
+def test_mla_latent_in_exact_and_transformers_5():
     m = load_model("deepseek-v3")
     exact = kv_cache(m, 4096)
     hf = kv_cache(m, 4096, engine="hf")
     # one latent of 512 + 64 elements x 2 B per layer per token, 61 layers
     assert exact.bytes_per_token == 61 * 576 * 2 == 70_272
     assert exact.v_bytes == 0
-    # transformers: 128 heads x (128 + 64) K and 128 heads x 128 V per layer per token
-    assert hf.total_bytes == 61 * 128 * (192 + 128) * 2 * 4096 == 20_468_203_520
-    assert round(hf.total_bytes / exact.total_bytes, 2) == 71.11  # 40960 / 576
+    # transformers 5: K of [B, 1, S, kv_lora_rank 512], V of [B, 1, S, qk_rope_head_dim 64]
+    assert hf.k_bytes == 61 * 512 * 2 * 4096 and hf.v_bytes == 61 * 64 * 2 * 4096
+    assert hf.total_bytes == exact.total_bytes == 61 * 576 * 2 * 4096 == 287_834_112
 
 
 def test_mla_rebuilt_as_heads_uses_its_head_dims():
@@ -71,10 +71,16 @@ def test_mla_rebuilt_as_heads_uses_its_head_dims():
     assert mqa.bytes_per_token == 61 * (192 + 128) * 2 == 39_040
 
 
-def test_layers_without_attention_hold_nothing():
-    c = kv_cache(load_model("jamba-v0.1"), 1000)
-    assert {g.kind: g.n_layers for g in c.groups} == {"full": 4, "none": 28}
-    assert c.total_bytes == 4 * 2 * 8 * 128 * 2 * 1000  # 4 attention layers of 8 KV heads
+def test_mamba_layers_hold_no_kv_but_a_state():
+    c = kv_cache(load_model("jamba-v0.1"), 1000, batch_size=2)
+    assert {g.kind: g.n_layers for g in c.groups} == {"full": 4, "recurrent": 28}
+    assert c.total_bytes == 2 * 4 * 2 * 8 * 128 * 2 * 1000  # 4 attention layers of 8 KV heads
+    # exact: conv of d_inner 8192 x (d_conv 4 - 1) in bf16 + SSM 8192 x d_state 16 in fp32, 28 layers
+    assert c.state_bytes == 2 * 28 * (8192 * 3 * 2 + 8192 * 16 * 4) == 32_112_640
+    assert c.cache_bytes == c.total_bytes + c.state_bytes
+    # transformers keeps all d_conv 4 columns of the conv window
+    hf = kv_cache(load_model("jamba-v0.1"), 1000, batch_size=2, engine="hf")
+    assert hf.state_bytes == 2 * 28 * (8192 * 4 * 2 + 8192 * 16 * 4) == 33_030_144
 
 
 def test_vllm_blocks_round_up():
@@ -86,11 +92,16 @@ def test_vllm_blocks_round_up():
 
 
 def test_vllm_sliding_window_blocks():
-    m = load_model("mistral-7b")
+    from kvcalc.engines import Vllm
+
+    m = load_model("mistral-7b")  # window 4096
     c = kv_cache(m, 32768, engine="vllm")
-    # the last 4096 tokens straddle at most cdiv(4095, 16) + 1 = 257 blocks
-    assert c.groups[0].tokens == 257 * 16
+    # window - 1 + 2 batches in flight x 8192 tokens = 20,479 tokens: cdiv(20479, 16) + 1 = 1,281 blocks
+    assert c.groups[0].tokens == 1281 * 16
     assert kv_cache(m, 100, engine="vllm").groups[0].tokens == 7 * 16  # short: cdiv(100, 16) blocks
+    # one batch of 2048 in flight: cdiv(4095 + 2048, 16) + 1 = 385 blocks
+    small = Vllm(max_num_batched_tokens=2048, max_concurrent_batches=1)
+    assert kv_cache(m, 32768, engine=small).groups[0].tokens == 385 * 16
 
 
 @pytest.mark.parametrize(
