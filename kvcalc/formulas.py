@@ -183,7 +183,7 @@ def kv_cache(
     eng = get_engine(engine, block_size)
     if n_kv_heads is not None:
         check_kv_heads(model, n_kv_heads)
-    dtype = kv_dtype if isinstance(kv_dtype, KVDType) else resolve(kv_dtype, model.dtype)
+    dtype = kv_dtype if isinstance(kv_dtype, KVDType) else resolve(kv_dtype, eng.serving_dtype(model))
 
     kinds = model.layer_kinds
     window = model.sliding_window
@@ -236,7 +236,7 @@ def state_group(model: Model, engine: Engine) -> StateGroup | None:
         return None
     rows = []
     for t in tensors:
-        dtype = DTYPES[t.dtype or model.dtype]
+        dtype = DTYPES[t.dtype or engine.serving_dtype(model)]
         rows.append((t.name, t.shape, dtype.name, t.elements * dtype.bits // 8))
     return StateGroup(count, tuple(rows))
 

@@ -58,6 +58,10 @@ class Engine:
         """Tokens per allocation unit (a paged block), None when tokens are allocated singly."""
         return None
 
+    def serving_dtype(self, model: Model) -> str:
+        """The dtype the runtime runs the model in (what ``auto`` means): the config's own."""
+        return model.dtype
+
     def tokens(self, kind: str, seq_len: int, window: Optional[int]) -> int:
         """Tokens one layer of `kind` holds for a sequence of seq_len tokens."""
         if kind in (NONE, RECURRENT):

@@ -20,6 +20,7 @@ SlidingWindowSpec), or one latent of kv_lora_rank + qk_rope_head_dim (MLAAttenti
   on every GPU.
 - Mamba layers keep (d_conv - 1) x conv_channels and d_inner x d_state, both in the model's
   dtype (mamba_cache_dtype / mamba_ssm_cache_dtype "auto").
+- "auto" dtypes: the config's, but an fp32 checkpoint is served in bf16.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ class Vllm(Engine):
     max_num_batched_tokens: int = DEFAULT_MAX_NUM_BATCHED_TOKENS
     max_concurrent_batches: int = DEFAULT_CONCURRENT_BATCHES
 
+    def serving_dtype(self, model: Model) -> str:
+        """vLLM's "auto" dtype: the config's, but an fp32 checkpoint is served in the platform's
+        preferred dtype, bf16 on GPUs since Ampere (config/model.py, _resolve_auto_dtype)."""
+        return "bf16" if model.dtype == "fp32" else model.dtype
+
     @property
     def in_flight_tokens(self) -> int:
         """vLLM's max_in_flight_tokens: tokens scheduled but not yet settled."""
@@ -71,3 +77,131 @@ class Vllm(Engine):
         s = model.ssm
         return (StateTensor("conv", (s.d_conv - 1, s.conv_channels), None),
                 StateTensor("ssm", (s.d_inner, s.d_state), None))
+
+
+# ----- sizing the pool: what vLLM's startup lines report -------------------------------------
+
+
+@dataclass(frozen=True)
+class PoolGroup:
+    """One KV-cache group: layers that share a block table."""
+
+    kind: str  # full | sliding | mla
+    n_layers: int
+    page_bytes: int  # one layer's page of block_size tokens
+    blocks_per_request: int  # blocks a request of max_model_len takes in this group
+
+
+@dataclass(frozen=True)
+class Pool:
+    """vLLM's KV-cache pool on one GPU for `available` bytes of KV memory."""
+
+    available_bytes: int
+    block_size: int
+    max_model_len: int
+    groups: tuple[PoolGroup, ...]
+    block_bytes: int  # one block across the largest group
+    num_blocks: int
+
+    @property
+    def blocks_per_request(self) -> int:
+        return sum(g.blocks_per_request for g in self.groups)
+
+    @property
+    def max_concurrency(self) -> float:
+        """"Maximum concurrency for max_model_len tokens per request" (a float, as vLLM logs it)."""
+        return self.num_blocks / self.blocks_per_request
+
+    @property
+    def kv_cache_tokens(self) -> int:
+        """"KV cache size: N tokens": int(max_concurrency x max_model_len)."""
+        return int(self.max_concurrency * self.max_model_len)
+
+    @property
+    def fits(self) -> bool:
+        """vLLM starts only if one request of max_model_len fits beside the null block the pool
+        holds back: blocks per request + 1 <= num_blocks (else "To serve at least one request...")."""
+        return self.blocks_per_request + 1 <= self.num_blocks
+
+
+def layer_specs(model: Model, engine: Vllm, kv_dtype: str, tp: int = 1,
+                n_kv_heads: Optional[int] = None) -> list[tuple[str, Optional[int], int]]:
+    """(kind, window, page bytes) of every attention layer on one GPU of tensor parallelism tp:
+    K/V heads split max(1, n_kv_heads // tp); an MLA latent whole."""
+    from ..dtypes import resolve
+    from ..errors import InputError
+    from ..model import LAYER_KINDS, NONE, RECURRENT
+
+    if RECURRENT in model.layer_kinds:
+        raise InputError(f"{model.name}: vLLM's pool sizing of Mamba hybrids (state pages padded to the "
+                         f"attention page) is not modelled by kvcalc yet")
+    dtype = resolve(kv_dtype, engine.serving_dtype(model))
+    out = []
+    for kind in model.layer_kinds:
+        if kind == NONE:
+            continue
+        shape = engine.shape(model, kind, n_kv_heads)
+        latent = shape.kind == "mla"
+        k_heads = shape.k_heads if latent else max(1, shape.k_heads // tp)
+        v_heads = shape.v_heads if latent else max(1, shape.v_heads // tp) if shape.v_heads else 0
+        per_token = k_heads * sum(dtype.vector_bytes(shape.k_dim)) + v_heads * sum(dtype.vector_bytes(shape.v_dim))
+        out.append((shape.kind if latent else LAYER_KINDS[kind], model.sliding_window if kind == SLIDING else None,
+                    engine.block_size * per_token))
+    return out
+
+
+def estimate_max_model_len(model: Model, available_bytes: int, engine: Vllm, max_model_len: int,
+                           kv_dtype: str = "auto", tp: int = 1, n_kv_heads: Optional[int] = None) -> int:
+    """The longest max_model_len that would fit (vLLM's own bisection over 1..max_model_len;
+    0 when not even one token fits), what vLLM suggests when it refuses to start."""
+    def fits(n: int) -> bool:
+        return size_pool(model, available_bytes, engine, n, kv_dtype, tp, n_kv_heads).fits
+
+    if not fits(1):
+        return 0
+    lo, hi, best = 1, max_model_len, 1
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            best, lo = mid, mid + 1
+        else:
+            hi = mid - 1
+    return best
+
+
+def size_pool(model: Model, available_bytes: int, engine: Vllm, max_model_len: int, kv_dtype: str = "auto",
+              tp: int = 1, n_kv_heads: Optional[int] = None) -> Pool:
+    """num_blocks, groups and concurrency as vLLM's get_kv_cache_configs computes them, on one GPU
+    of tensor parallelism tp; n_kv_heads rebuilds the attention (None: as published)."""
+    from ..errors import InputError
+
+    specs = layer_specs(model, engine, kv_dtype, tp, n_kv_heads)
+    if not specs:
+        raise InputError(f"{model.name}: no attention layer, so vLLM allocates no KV cache")
+    if len({page for _, _, page in specs}) > 1:
+        raise InputError(f"{model.name}: layers of different page sizes are not modelled by kvcalc yet")
+    buckets: dict[tuple[str, Optional[int]], int] = {}
+    for kind, window, _ in specs:  # same spec, same bucket, in the order vLLM meets them
+        buckets[(kind, window)] = buckets.get((kind, window), 0) + 1
+    page = specs[0][2]
+    sizes = list(buckets.values())
+    if len(buckets) == 1:
+        group_size = sizes[0]
+    else:
+        group_size = min(sizes)
+        if max(sizes) < min(sizes) * 1.5:  # few padding layers: the largest bucket's size
+            group_size = max(sizes)
+    groups = []
+    for (kind, window), n in buckets.items():
+        k = cdiv(n, group_size)
+        for i in range(k):  # layers[i::k]
+            layers = len(range(i, n, k))
+            if kind == "sliding":
+                assert window is not None
+                need = engine.sliding_blocks(window, max_model_len)
+            else:
+                need = cdiv(max_model_len, engine.block_size)
+            groups.append(PoolGroup(kind, layers, page, need))
+    block_bytes = max(g.n_layers * g.page_bytes for g in groups)
+    return Pool(available_bytes, engine.block_size, max_model_len, tuple(groups), block_bytes,
+                available_bytes // block_bytes)
