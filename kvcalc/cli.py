@@ -266,7 +266,7 @@ def table(
 @app.command("fit")
 def fit(
     model: ModelArg,
-    gpu: GpuOpt,
+    gpu: Annotated[Optional[str], typer.Option("--gpu", "-g", help="GPU from the catalog (see `kvcalc gpus`), e.g. h100-80gb; not needed with --kv-memory.", show_default=False)] = None,
     seq: Annotated[Optional[str], typer.Option("--seq", "-s", help="Tokens per sequence: how many such sequences fit.")] = None,
     batch: Annotated[Optional[str], typer.Option("--batch", "-b", help="Sequences at once: how long a context fits.")] = None,
     gpus: GpusOpt = None,
@@ -279,16 +279,38 @@ def fit(
     reserve: ReserveOpt = "2GiB",
     block_size: BlockOpt = "16",
     catalog: CatalogOpt = None,
+    engine: Annotated[str, typer.Option("--engine", "-e", help="Runtime whose rules size the cache: vllm.")] = "vllm",
+    kv_memory: Annotated[Optional[str], typer.Option("--kv-memory", help="vLLM's 'Available KV cache memory' per GPU (e.g. 4GiB): size its pool exactly, no --gpu needed.")] = None,
+    max_model_len: Annotated[Optional[str], typer.Option("--max-model-len", help="vLLM's max_model_len, with --kv-memory (default --seq, else the model's context).")] = None,
+    max_batched: Annotated[str, typer.Option("--max-num-batched-tokens", help="vLLM's max_num_batched_tokens (8192: vllm serve on an H100).")] = "8192",
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
 ) -> None:
-    """What fits on GPUs: max sequences at --seq, max context at --batch, decode bound; MHA / MQA beside."""
-    from .planning import fit_report
+    """What fits on GPUs: max sequences at --seq, max context at --batch, decode bound; MHA / MQA beside.
+    With --kv-memory: vLLM's own num_blocks, KV cache tokens and maximum concurrency."""
+    from .errors import InputError
     from .registry import load_model
-    from .report import emit
+    from .report import check_choice, emit
     from .units import parse_bytes, parse_size
 
+    engine = check_choice(engine, ("vllm",), "--engine")
     cfg = load_model(model)
+    if kv_memory is not None:
+        from .engines import Vllm
+        from .planning import pool_report
+
+        length = parse_size(max_model_len or seq or str(cfg.max_context), "--max-model-len")
+        eng = Vllm(block_size=parse_size(block_size, "--block-size"),
+                   max_num_batched_tokens=parse_size(max_batched, "--max-num-batched-tokens"))
+        report = pool_report(cfg, parse_bytes(kv_memory, "--kv-memory"), eng, length, kv_dtype,
+                             parse_size(tp, "--tp") if tp else 1)
+        emit(report, fmt, "iec", str(output) if output else None)
+        return
+    if gpu is None:
+        raise InputError("kvcalc fit needs --gpu (the KV budget is then an estimate), or --kv-memory (vLLM's "
+                         "'Available KV cache memory', sized exactly)")
+    from .planning import fit_report
+
     setup = _setup(cfg, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog)
     report = fit_report(cfg, setup, parse_size(seq, "--seq") if seq else None, parse_size(batch, "--batch") if batch else None,
                         parse_bytes(weights_bytes, "--weights-bytes") if weights_bytes else None)

