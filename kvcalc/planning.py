@@ -240,13 +240,12 @@ def gpus_report(gpus: list[GPU]) -> Report:
 POOL_COLUMNS = [
     Column("layout", "Layout"),
     Column("n_kv_heads", "KV heads", "int"),
-    Column("kv_heads_per_gpu", "per GPU", "int"),
-    Column("page_bytes", "Page B/layer", "int"),
+    Column("page_bytes", "Page (B)", "int"),
     Column("groups_text", "Groups"),
     Column("num_blocks", "Blocks", "int"),
-    Column("kv_cache_tokens", "KV tokens", "int"),
+    Column("kv_cache_tokens", "Tokens", "int"),
     Column("max_concurrency", "Concurrency", "factor"),
-    Column("starts", "vLLM starts"),
+    Column("starts", "Starts"),
 ]
 
 
@@ -278,7 +277,7 @@ def pool_report(model: Model, kv_memory: int, engine: Any, max_model_len: int, k
             "estimated_max_model_len": None if pool.fits else estimate_max_model_len(
                 model, kv_memory, engine, max_model_len, kv_dtype, tp, heads),
         })
-        rows[-1]["starts"] = "yes" if pool.fits else f"no (max len {rows[-1]['estimated_max_model_len']:,})"
+        rows[-1]["starts"] = "yes" if pool.fits else "no"
         pools.append(pool)
     first, pool = rows[0], pools[0]
     g0 = pool.groups[0]
@@ -301,6 +300,10 @@ def pool_report(model: Model, kv_memory: int, engine: Any, max_model_len: int, k
             f"DOES NOT FIT: vLLM refuses to start, one request of {max_model_len:,} tokens needs "
             f"{pool.blocks_per_request + 1:,} blocks with the null block, and {pool.num_blocks:,} fit; the estimated "
             f"maximum model length is {first['estimated_max_model_len']:,}")
+    for r in rows[1:]:
+        if not r["fits"]:
+            notes.append(f"{r['layout']}: vLLM would refuse to start; estimated maximum model length "
+                         f"{r['estimated_max_model_len']:,}")
     if model.mla:
         notes.append("MLA: one latent per token (576 elements for DeepSeek-V3), whole on every GPU")
     elif tp > model.n_kv_heads:
