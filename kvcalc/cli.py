@@ -46,7 +46,7 @@ DtypeOpt = Annotated[str, typer.Option("--kv-dtype", help=DTYPE_HELP)]
 UnitsOpt = Annotated[str, typer.Option("--units", help="Human units in tables: iec (GiB) or si (GB).")]
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to FILE (whole, or not at all) instead of stdout.")]
-EngineOpt = Annotated[str, typer.Option("--engine", "-e", help="Runtime profile: exact (what the model needs), hf (transformers), vllm (paged blocks).")]
+EngineOpt = Annotated[str, typer.Option("--engine", "-e", help="Runtime profile: exact (what the model needs), hf (transformers), vllm (paged blocks), llama.cpp (cells, ggml types).")]
 BlockOpt = Annotated[str, typer.Option("--block-size", help="Tokens per paged block (engine vllm).")]
 
 
@@ -72,6 +72,13 @@ def calc(
     output: OutputOpt = None,
     measure: Annotated[bool, typer.Option("--measure", help="Allocate the cache with PyTorch and compare (needs kvcalc[measure]).")] = False,
     device: Annotated[str, typer.Option("--device", help="Where --measure allocates: auto, cuda or cpu.")] = "auto",
+    k_dtype: Annotated[Optional[str], typer.Option("--k-dtype", "-ctk", help="llama.cpp: K cache type (f16, q8_0, q4_0, ...; default --kv-dtype).", show_default=False)] = None,
+    v_dtype: Annotated[Optional[str], typer.Option("--v-dtype", "-ctv", help="llama.cpp: V cache type (default --kv-dtype).", show_default=False)] = None,
+    parallel: Annotated[Optional[str], typer.Option("--parallel", "-np", help="llama.cpp: sequence slots sharing --seq (-c); default llama-server's auto, 4 in a unified buffer.", show_default=False)] = None,
+    kv_unified: Annotated[Optional[bool], typer.Option("--kv-unified/--no-kv-unified", help="llama.cpp: one KV buffer for all slots (default: on with auto -np, else off).", show_default=False)] = None,
+    swa_full: Annotated[bool, typer.Option("--swa-full", help="llama.cpp: full-size cache for sliding-window layers.")] = False,
+    ubatch: Annotated[str, typer.Option("--ubatch", "-ub", help="llama.cpp: physical batch size (n_ubatch).")] = "512",
+    flash_attn: Annotated[str, typer.Option("--flash-attn", "-fa", help="llama.cpp: on, off or auto.")] = "auto",
 ) -> None:
     """KV-cache bytes of MODEL for --seq tokens, beside its MHA / GQA / MQA rebuilds."""
     from .registry import load_model
@@ -82,6 +89,24 @@ def calc(
     seq_len, batch_size = parse_size(seq, "--seq"), parse_size(batch, "--batch")
     blocks = parse_size(block_size, "--block-size")
     cfg = load_model(model)
+    llama_opts = (k_dtype, v_dtype, parallel, kv_unified, swa_full or None, flash_attn != "auto" or None, ubatch != "512" or None)
+    if engine.strip().lower() in ("llama.cpp", "llamacpp"):
+        from .engines import LlamaCpp
+        from .errors import InputError
+
+        if batch_size != 1:
+            raise InputError("with --engine llama.cpp, --seq is -c (n_ctx) shared by --parallel (-np) slots: "
+                             "give --parallel instead of --batch")
+        n_par = parse_size(parallel, "--parallel") if parallel is not None else 4
+        engine = LlamaCpp(n_parallel=n_par, kv_unified=kv_unified if kv_unified is not None else parallel is None,
+                          swa_full=swa_full, n_ubatch=parse_size(ubatch, "--ubatch"),
+                          flash_attn=check_choice(flash_attn, ("auto", "on", "off"), "--flash-attn"))
+        kv_dtype, v_dtype = k_dtype or kv_dtype, v_dtype or kv_dtype
+    elif any(o is not None for o in llama_opts):
+        from .errors import InputError
+
+        raise InputError("--k-dtype, --v-dtype, --parallel, --kv-unified, --swa-full, --ubatch and --flash-attn "
+                         "are llama.cpp's: add --engine llama.cpp")
     if measure:
         from .measure import measure_report
 
@@ -90,7 +115,7 @@ def calc(
         if not ok:
             raise typer.Exit(1)
         return
-    emit(calc_report(cfg, seq_len, batch_size, kv_dtype, engine, blocks), fmt, units, str(output) if output else None)
+    emit(calc_report(cfg, seq_len, batch_size, kv_dtype, engine, blocks, v_dtype), fmt, units, str(output) if output else None)
 
 
 @app.command("list")

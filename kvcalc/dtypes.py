@@ -43,8 +43,18 @@ DTYPES: dict[str, KVDType] = {
             "nvfp4", 4, scale_bytes=1, group_size=16,
             note="one FP8 E4M3 scale per 16 elements (NVIDIA NVFP4); the per-tensor FP32 scale is not counted",
         ),
+        # ggml's block formats (llama.cpp's -ctk / -ctv): blocks of 32 elements, ggml-common.h
+        KVDType("q8_0", 8, scale_bytes=2, group_size=32, note="ggml: 34 B per 32 (fp16 scale + 32 int8)"),
+        KVDType("q4_0", 4, scale_bytes=2, group_size=32, note="ggml: 18 B per 32 (fp16 scale + 32 x 4 bits)"),
+        KVDType("q4_1", 4, scale_bytes=4, group_size=32, note="ggml: 20 B per 32 (fp16 scale and min + 32 x 4 bits)"),
+        KVDType("q5_0", 5, scale_bytes=2, group_size=32, note="ggml: 22 B per 32 (fp16 scale + 32 x 5 bits)"),
+        KVDType("q5_1", 5, scale_bytes=4, group_size=32, note="ggml: 24 B per 32 (fp16 scale and min + 32 x 5 bits)"),
+        KVDType("iq4_nl", 4, scale_bytes=2, group_size=32, note="ggml: 18 B per 32 (fp16 scale + 32 x 4-bit codes)"),
     )
 }
+# ggml's names for the plain formats (llama.cpp's -ctk f16).
+GGML_NAMES = {"f32": "fp32", "f16": "fp16"}
+GGML_BLOCK_TYPES = ("q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl")
 
 # Names a config.json uses for its torch_dtype, and their short forms.
 TORCH_NAMES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16", "half": "fp16", "float": "fp32"}
@@ -57,7 +67,7 @@ def resolve(name: str, model_dtype: str) -> KVDType:
     key = str(name).strip().lower().replace("-", "_")
     if key == "auto":
         key = model_dtype
-    key = TORCH_NAMES.get(key, key)
+    key = TORCH_NAMES.get(key, GGML_NAMES.get(key, key))
     if key not in DTYPES:
         raise InputError(f"unknown --kv-dtype {name!r} (choose from: {', '.join(KV_DTYPE_CHOICES)})")
     return DTYPES[key]

@@ -85,6 +85,7 @@ class KVCache:
     groups: tuple[LayerGroup, ...]
     state: StateGroup | None = None
     engine_version: str | None = None  # the runtime release the engine profile describes
+    v_dtype: str | None = None  # V's format where it differs from K's (llama.cpp's -ctv)
 
     @property
     def state_bytes(self) -> int:
@@ -171,12 +172,13 @@ def kv_cache(
     block_size: int = DEFAULT_BLOCK_SIZE,
     n_kv_heads: int | None = None,
     layout: str = "model",
+    v_dtype: str | KVDType | None = None,
 ) -> KVCache:
     """The KV cache of `model` holding `seq_len` tokens for each of `batch_size` sequences,
     as the runtime profile `engine` allocates it (a name, or an engines.Engine with options).
 
     n_kv_heads rebuilds every attention layer with that many KV heads (MHA = n_heads,
-    MQA = 1); None keeps the model as published."""
+    MQA = 1); None keeps the model as published. v_dtype gives V its own format (default: kv_dtype's)."""
     _check_positive(seq_len, "seq_len")
     _check_positive(batch_size, "batch_size")
     _check_positive(block_size, "block_size")
@@ -184,8 +186,10 @@ def kv_cache(
     if n_kv_heads is not None:
         check_kv_heads(model, n_kv_heads)
     dtype = kv_dtype if isinstance(kv_dtype, KVDType) else resolve(kv_dtype, eng.serving_dtype(model))
+    vtype = dtype if v_dtype is None else v_dtype if isinstance(v_dtype, KVDType) else resolve(v_dtype, eng.serving_dtype(model))
+    eng.check(model, dtype, vtype)
 
-    kinds = model.layer_kinds
+    kinds = eng.layer_kinds(model)
     window = model.sliding_window
     groups = []
     for kind in (SLIDING, FULL, MLA_KIND, NONE, RECURRENT):
@@ -194,7 +198,7 @@ def kv_cache(
             continue
         shape = eng.shape(model, kind, n_kv_heads)
         k_data, k_scale = dtype.vector_bytes(shape.k_dim) if shape.k_heads else (0, 0)
-        v_data, v_scale = dtype.vector_bytes(shape.v_dim) if shape.v_heads else (0, 0)
+        v_data, v_scale = vtype.vector_bytes(shape.v_dim) if shape.v_heads else (0, 0)
         groups.append(
             LayerGroup(
                 kind=shape.kind,
@@ -224,6 +228,7 @@ def kv_cache(
         groups=tuple(groups),
         state=state_group(model, eng),
         engine_version=eng.version,
+        v_dtype=vtype.name if vtype.name != dtype.name else None,
     )
 
 

@@ -54,12 +54,12 @@ def load_all() -> tuple[Model, ...]:
 
 
 def _looks_like_path(name: str) -> bool:
-    return name.endswith((".yaml", ".yml", ".json")) or Path(name).is_file()
+    return name.endswith((".yaml", ".yml", ".json", ".gguf")) or Path(name).is_file()
 
 
 def load_model(name: str | Path) -> Model:
-    """A model by shipped name, alias or Hugging Face id (any case), or from a YAML or
-    config.json path."""
+    """A model by shipped name, alias or Hugging Face id (any case), or from a YAML, config.json
+    or GGUF path."""
     text = str(name)
     if isinstance(name, Path) or _looks_like_path(text):
         path = Path(text)
@@ -67,6 +67,10 @@ def load_model(name: str | Path) -> Model:
             from .hf import load_hf_config
 
             return load_hf_config(path)
+        if path.suffix == ".gguf":
+            from .gguf import load_gguf
+
+            return load_gguf(path)
         return load_yaml(path)
     key = _key(text)
     direct = configs_dir() / f"{key}.yaml"  # the fast path: a model's file is named after it

@@ -94,11 +94,14 @@ def calc_report(
     seq_len: int,
     batch_size: int = 1,
     kv_dtype: str = "auto",
-    engine: str = "exact",
+    engine: Any = "exact",
     block_size: int = 16,
+    v_dtype: str | None = None,
 ) -> Report:
-    """The model as published beside its MHA / GQA / MQA rebuilds."""
-    rows = variants(model, seq_len, batch_size, kv_dtype=kv_dtype, engine=engine, block_size=block_size)
+    """The model as published beside its MHA / GQA / MQA rebuilds (engine: a name or an
+    engines.Engine with its options; v_dtype: V's own format, llama.cpp's -ctv)."""
+    rows = variants(model, seq_len, batch_size, kv_dtype=kv_dtype, engine=engine, block_size=block_size,
+                    v_dtype=v_dtype)
     published, mha = rows[0], rows[1]
     vrows = [_variant_row(c, mha, model.n_heads) for c in rows]
     kind = "MLA" if model.mla else next((lay for lay, h in ((r["layout"], r["n_kv_heads"]) for r in vrows[1:])
@@ -121,6 +124,9 @@ def calc_report(
         notes.extend(_engine_notes(model, published, exact))
     if model.source:
         notes.append(f"source: {model.source.url} ({model.source.revision})")
+    llama = _llama_cpp_doc(published, engine) if published.engine == "llama.cpp" else None
+    if llama is not None:
+        notes[:0] = llama["log"]
 
     document = {
         "model": model.name,
@@ -164,12 +170,57 @@ def calc_report(
         },
         "variants": vrows,
     }
+    if llama is not None:
+        document["v_dtype"] = published.v_dtype or published.kv_dtype
+        document["cells"], document["swa_cells"] = llama["cells"], llama["swa_cells"]
+        document["llama_cpp"] = llama
     version = f" {published.engine_version}" if published.engine_version else ""
     title = (
         f"{model.name}: KV cache for {seq_len:,} tokens x batch {batch_size}, "
         f"{published.kv_dtype}, engine {published.engine}{version}"
     )
     return Report(title, VARIANT_COLUMNS, display, document, notes)
+
+
+def _mib(n: int) -> str:
+    """MiB as llama.cpp logs them: (float) bytes / (1024.0f * 1024.0f), printed %7.2f."""
+    import struct
+
+    return f"{struct.unpack('f', struct.pack('f', float(n)))[0] / 1048576:7.2f}"
+
+
+def _llama_cpp_doc(c: KVCache, engine: Any) -> dict[str, Any]:
+    """llama.cpp's own log lines for this cache (one per KV cache: full, then SWA; then the
+    recurrent state), with its cells and settings."""
+    from .engines import get_engine
+
+    eng = get_engine(engine)
+    streams = eng.streams()
+    from .engines.llamacpp import ggml_name
+
+    k_name, v_name = ggml_name(c.kv_dtype), ggml_name(c.v_dtype or c.kv_dtype)
+    lines, cells, swa_cells = [], 0, 0
+    for label, kinds in (("llama_kv_cache", ("full", "mla")), ("llama_kv_cache", ("sliding",))):  # SWA cache second
+        groups = [g for g in c.groups if g.kind in kinds]
+        if not groups:
+            continue
+        k = sum(g.n_layers * g.tokens * g.k_bytes_per_token for g in groups)
+        v = sum(g.n_layers * g.tokens * g.v_bytes_per_token for g in groups)
+        n = groups[0].tokens // streams
+        if kinds[0] == "sliding":
+            swa_cells = groups[0].tokens
+        else:
+            cells = groups[0].tokens
+        lines.append(f"{label}: size = {_mib(k + v)} MiB ({n:6d} cells, {sum(g.n_layers for g in groups):3d} layers, "
+                     f"{eng.n_parallel:2d}/{streams} seqs), K ({k_name}): {_mib(k)} MiB, V ({v_name}): {_mib(v)} MiB")
+    if c.state is not None:
+        r, s_ = (t[3] for t in c.state.tensors)
+        slots = max(1, eng.n_parallel)
+        lines.append(f"llama_memory_recurrent: size = {_mib(c.state_bytes)} MiB ({slots:6d} cells, "
+                     f"{len(c.layer_kinds):3d} layers, {slots:2d} seqs  0 rs_seq), R (f32): {_mib(c.state.n_layers * r)} MiB, "
+                     f"S (f32): {_mib(c.state.n_layers * s_)} MiB, P (f32): {_mib(0)} MiB")
+    return {"cells": cells, "swa_cells": swa_cells, "n_parallel": eng.n_parallel, "kv_unified": eng.kv_unified,
+            "swa_full": eng.swa_full, "n_ubatch": eng.n_ubatch, "flash_attn": eng.flash_attn, "log": lines}
 
 
 def _state_note(c: KVCache) -> str:

@@ -3,7 +3,8 @@ allocation granularity, and the recurrent state a sequence keeps. One module a r
 
 - ``exact``: what the model needs (the base every profile starts from);
 - ``transformers`` (CLI name ``hf``): transformers 5.x's DynamicCache, as it allocates today;
-- ``vllm``: vLLM's paged KV cache (v1 KV-cache manager).
+- ``vllm``: vLLM's paged KV cache (v1 KV-cache manager);
+- ``llamacpp`` (CLI name ``llama.cpp``): llama.cpp's cells, streams and ggml block types.
 
 kvcalc.formulas sums what a profile answers; nothing runtime-specific lives there. Adding a
 runtime is one module here plus its conformance suite.
@@ -13,10 +14,11 @@ from __future__ import annotations
 
 from ..errors import InputError
 from .exact import Engine, Shape, StateTensor
+from .llamacpp import LlamaCpp
 from .transformers import Transformers
 from .vllm import Vllm
 
-ENGINES = ("exact", "hf", "vllm")
+ENGINES = ("exact", "hf", "vllm", "llama.cpp")
 DEFAULT_BLOCK_SIZE = 16
 
 
@@ -31,7 +33,10 @@ def get_engine(name: "str | Engine", block_size: int = DEFAULT_BLOCK_SIZE) -> En
         return Transformers()
     if key == "vllm":
         return Vllm(block_size=block_size)
+    if key in ("llama.cpp", "llamacpp", "llama_cpp"):
+        return LlamaCpp()
     raise InputError(f"unknown engine {name!r} (choose from: {', '.join(ENGINES)})")
 
 
-__all__ = ["ENGINES", "DEFAULT_BLOCK_SIZE", "Engine", "Shape", "StateTensor", "Transformers", "Vllm", "get_engine"]
+__all__ = ["ENGINES", "DEFAULT_BLOCK_SIZE", "Engine", "LlamaCpp", "Shape", "StateTensor", "Transformers", "Vllm",
+           "get_engine"]

@@ -62,6 +62,13 @@ class Engine:
         """The dtype the runtime runs the model in (what ``auto`` means): the config's own."""
         return model.dtype
 
+    def layer_kinds(self, model: Model) -> str:
+        """The kind of each layer as this runtime runs it (the model's own, by default)."""
+        return model.layer_kinds
+
+    def check(self, model: Model, k_dtype: object, v_dtype: object) -> None:
+        """Refuse what the runtime refuses (nothing, by default)."""
+
     def tokens(self, kind: str, seq_len: int, window: Optional[int]) -> int:
         """Tokens one layer of `kind` holds for a sequence of seq_len tokens."""
         if kind in (NONE, RECURRENT):

@@ -1,0 +1,119 @@
+"""Conformance: llama.cpp itself creates a context for tiny GGUFs of every architecture kvcalc
+maps, over a grid of n_ctx (non-multiples of 256 included), sequence slots (1, 3, 4; unified and
+not), K/V types and flash attention on/off; its own log lines (cells exact, sizes in MiB to 0.01)
+must equal kvcalc's for `--engine llama.cpp`, and what it refuses kvcalc refuses.
+
+kvcalc reads each GGUF through its own reader (kvcalc.gguf), so the mapper is checked too.
+Run with llama-cpp-python's bindings over a libllama built from its sdist (conformance/README.md).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+from pathlib import Path
+
+import pytest
+
+L = pytest.importorskip("llama_cpp")
+
+from kvcalc.engines import LlamaCpp  # noqa: E402
+from kvcalc.errors import InputError  # noqa: E402
+from kvcalc.formulas import kv_cache  # noqa: E402
+from kvcalc.gguf import load_gguf  # noqa: E402
+from kvcalc.report import _llama_cpp_doc  # noqa: E402
+
+from .tiny_gguf import Arch, write  # noqa: E402
+
+LOG: list[str] = []
+
+
+@L.llama_log_callback
+def _log(level, text, user):  # noqa: ANN001
+    LOG.append(text.decode(errors="replace"))
+
+
+L.llama_log_set(_log, ctypes.c_void_p(0))
+L.llama_backend_init()
+
+MLA = {"attention.kv_lora_rank": 512, "attention.key_length_mla": 192, "attention.value_length_mla": 128,
+       "attention.q_lora_rank": 32, "leading_dense_block_count": 2, "expert_feed_forward_length": 32,
+       "expert_shared_count": 1}
+SSM = {"ssm.conv_kernel": 4, "ssm.inner_size": 512, "ssm.state_size": 16, "ssm.time_step_rank": 16}
+ARCHS = [
+    Arch("llama", "llama", n_layers=2, n_head=4, n_head_kv=2, head_dim=128),
+    Arch("qwen2", "qwen2", n_layers=3, n_head=4, n_head_kv=1, head_dim=64),
+    Arch("qwen3", "qwen3", n_layers=2, n_head=8, n_head_kv=4, head_dim=128),
+    Arch("gemma2", "gemma2", n_layers=4, n_head=4, n_head_kv=2, head_dim=128, window=256),
+    Arch("gemma3", "gemma3", n_layers=7, n_head=4, n_head_kv=1, head_dim=128, window=512),
+    Arch("deepseek2", "deepseek2", n_layers=2, n_head=4, n_head_kv=1, head_dim=576, n_embd=64, rope=64, extra=MLA),
+    Arch("jamba", "jamba", n_layers=4, n_head=4, n_head_kv=[0, 0, 2, 0], head_dim=64, extra=SSM),
+]
+GGML = {"f16": 1, "q4_0": 2, "q8_0": 8}
+FA = {"on": 1, "off": 0, "auto": -1}
+N_CTX = (1000, 4096, 5000)
+SLOTS = ((1, False), (3, False), (4, False), (4, True))
+TYPES = (("f16", "f16", "on"), ("f16", "f16", "off"), ("q8_0", "q8_0", "on"), ("q4_0", "q8_0", "auto"),
+         ("q8_0", "q4_0", "off"), ("q8_0", "f16", "on"))
+GRID = [(a, n, s, t) for a in ARCHS for n in N_CTX for s in SLOTS for t in TYPES]
+LINE = re.compile(r"^(llama_kv_cache|llama_memory_recurrent): size = .*$")
+
+
+@pytest.fixture(scope="module")
+def ggufs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("gguf")
+    out = {}
+    for a in ARCHS:
+        path = write(a, Path(folder) / f"{a.name}.gguf")
+        LOG.clear()
+        model = L.llama_model_load_from_file(str(path).encode(), L.llama_model_default_params())
+        assert model, "".join(LOG[-5:])
+        out[a.name] = (path, model)
+    yield out
+    for _, model in out.values():
+        L.llama_model_free(model)
+
+
+def _llama_cpp_lines(model, n_ctx: int, slots: int, unified: bool, k: str, v: str, fa: str, swa_full: bool):
+    params = L.llama_context_default_params()
+    params.n_ctx, params.n_seq_max, params.kv_unified = n_ctx, slots, unified
+    params.n_batch = params.n_ubatch = 512
+    params.type_k, params.type_v, params.flash_attn_type, params.swa_full = GGML[k], GGML[v], FA[fa], swa_full
+    LOG.clear()
+    ctx = L.llama_init_from_model(model, params)
+    if not ctx:
+        return None
+    L.llama_free(ctx)
+    return [" ".join(line.split()) for line in "".join(LOG).splitlines() if LINE.match(line)]
+
+
+def _kvcalc_lines(path: Path, n_ctx: int, slots: int, unified: bool, k: str, v: str, fa: str, swa_full: bool):
+    model = load_gguf(path)
+    engine = LlamaCpp(n_parallel=slots, kv_unified=unified, n_ubatch=512, flash_attn=fa, swa_full=swa_full)
+    try:
+        cache = kv_cache(model, n_ctx, 1, kv_dtype=k, v_dtype=v, engine=engine)
+    except InputError:
+        return None
+    return [" ".join(line.split()) for line in _llama_cpp_doc(cache, engine)["log"]]
+
+
+def _id(case) -> str:
+    a, n, (slots, unified), (k, v, fa) = case
+    return f"{a.name}-c{n}-np{slots}{'u' if unified else ''}-{k}-{v}-fa{fa}"
+
+
+@pytest.mark.parametrize("case", GRID, ids=[_id(c) for c in GRID])
+def test_llama_cpp_allocates_what_kvcalc_says(ggufs, case):
+    a, n_ctx, (slots, unified), (k, v, fa) = case
+    path, model = ggufs[a.name]
+    got = _llama_cpp_lines(model, n_ctx, slots, unified, k, v, fa, False)
+    want = _kvcalc_lines(path, n_ctx, slots, unified, k, v, fa, False)
+    assert want == got  # None on both sides: refused by both
+
+
+@pytest.mark.parametrize("name", ["gemma2", "gemma3"])
+@pytest.mark.parametrize("slots, unified", [(1, False), (4, True)])
+def test_swa_full(ggufs, name, slots, unified):
+    path, model = ggufs[name]
+    got = _llama_cpp_lines(model, 4096, slots, unified, "f16", "f16", "on", True)
+    assert got == _kvcalc_lines(path, 4096, slots, unified, "f16", "f16", "on", True)
