@@ -146,11 +146,11 @@ def show(
 
 @app.command("import")
 def import_config(
-    config: Annotated[Path, typer.Argument(help="A Hugging Face config.json.", show_default=False)],
+    config: Annotated[Path, typer.Argument(help="A Hugging Face config.json, or a .gguf file.", show_default=False)],
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the YAML here (e.g. configs/NAME.yaml).")] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="The model's name in kvcalc (default: from the file).")] = None,
 ) -> None:
-    """Turn a config.json into a kvcalc YAML config."""
+    """Turn a config.json or a GGUF's metadata into a kvcalc YAML config."""
     from .summary import import_yaml
 
     text = import_yaml(config, name)
@@ -336,6 +336,10 @@ def fit(
                          "'Available KV cache memory', sized exactly)")
     from .planning import fit_report
 
+    if weights_bytes is None and str(model).endswith(".gguf"):
+        from .gguf import from_gguf
+
+        weights_bytes = str(from_gguf(model)[1])  # the tensor table: the weights' real size
     setup = _setup(cfg, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog)
     report = fit_report(cfg, setup, parse_size(seq, "--seq") if seq else None, parse_size(batch, "--batch") if batch else None,
                         parse_bytes(weights_bytes, "--weights-bytes") if weights_bytes else None)

@@ -72,11 +72,17 @@ def show_text(model: Model, fmt: str = "yaml") -> str:
 
 
 def import_yaml(path: Path, name: str | None = None) -> str:
-    """A YAML config of kvcalc's schema from a Hugging Face config.json."""
+    """A YAML config of kvcalc's schema from a Hugging Face config.json or a GGUF file."""
     from .config import validate
-    from .hf import load_hf_config
 
-    model = load_hf_config(path)
+    if Path(path).suffix == ".gguf":
+        from .gguf import load_gguf
+
+        model = load_gguf(path)
+    else:
+        from .hf import load_hf_config
+
+        model = load_hf_config(path)
     if name:
         model = validate({**model.to_dict(), "name": name}, str(path))
     header = f"# Imported by kvcalc from {path.name}; check the source and add aliases before shipping.\n"
