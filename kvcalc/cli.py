@@ -110,7 +110,7 @@ def calc(
     if measure:
         from .measure import measure_report
 
-        report, ok = measure_report(cfg, seq_len, batch_size, kv_dtype, engine, blocks, device)
+        report, ok = measure_report(cfg, seq_len, batch_size, kv_dtype, engine, blocks, device, v_dtype)
         emit(report, fmt, units, str(output) if output else None)
         if not ok:
             raise typer.Exit(1)

@@ -102,12 +102,12 @@ def _layer_tensors(torch: Any, cache: KVCache, g: LayerGroup, batch: int, device
     exact/hf: [B, H, S_layer, D] each (an MLA latent is one K of [B, 1, S, latent], no V);
     vllm: [num_blocks, block_size, H, D] each, num_blocks = B x S_layer / block_size.
     Formats without a torch dtype (int4, nvfp4) are packed bytes, plus a uint8 scale tensor."""
-    dtype = resolve(cache.kv_dtype, cache.kv_dtype)
-    native = _native(torch, dtype.name)
     out = []
-    for heads, dim in ((g.k_heads, g.k_dim), (g.v_heads, g.v_dim)):
+    for heads, dim, name in ((g.k_heads, g.k_dim, cache.kv_dtype), (g.v_heads, g.v_dim, cache.v_dtype or cache.kv_dtype)):
         if not heads:
             continue
+        dtype = resolve(name, name)
+        native = _native(torch, dtype.name)
         data_b, scale_b = dtype.vector_bytes(dim)
         shape_tail = (dim,) if native is not None else (data_b,)
         if cache.engine == "vllm":
@@ -120,12 +120,13 @@ def _layer_tensors(torch: Any, cache: KVCache, g: LayerGroup, batch: int, device
     return out
 
 
-def measure(model: Model, seq_len: int, batch_size: int = 1, kv_dtype: str = "auto", engine: str = "exact",
-            block_size: int = 16, device: str = "auto") -> dict[str, Any]:
+def measure(model: Model, seq_len: int, batch_size: int = 1, kv_dtype: str = "auto", engine: Any = "exact",
+            block_size: int = 16, device: str = "auto", v_dtype: str | None = None) -> dict[str, Any]:
     """Allocate the cache (zeros, so pages are committed), measure, free. A dict of results."""
     torch = _torch()
     dev = pick_device(torch, device)
-    cache = kv_cache(model, seq_len, batch_size, kv_dtype=kv_dtype, engine=engine, block_size=block_size)
+    cache = kv_cache(model, seq_len, batch_size, kv_dtype=kv_dtype, engine=engine, block_size=block_size,
+                     v_dtype=v_dtype)
     if dev == "cuda":
         torch.cuda.synchronize()
         free_before = torch.cuda.mem_get_info()[0]
@@ -135,7 +136,8 @@ def measure(model: Model, seq_len: int, batch_size: int = 1, kv_dtype: str = "au
     p = plan(cache, free_before)
     rss_before = _rss_bytes()
     tensors: list[list[Any]] = []
-    result: dict[str, Any] = {"device": dev, "formula_bytes": cache.total_bytes, "kv_dtype": cache.kv_dtype}
+    result: dict[str, Any] = {"device": dev, "formula_bytes": cache.total_bytes, "kv_dtype": cache.kv_dtype,
+                              "engine": cache.engine}
     try:
         storage = raw = 0
         for i, g in enumerate(cache.groups):
@@ -219,10 +221,11 @@ MEASURE_COLUMNS = [
 ]
 
 
-def measure_report(model: Model, seq_len: int, batch_size: int, kv_dtype: str, engine: str,
-                   block_size: int, device: str) -> tuple[Report, bool]:
+def measure_report(model: Model, seq_len: int, batch_size: int, kv_dtype: str, engine: Any,
+                   block_size: int, device: str, v_dtype: str | None = None) -> tuple[Report, bool]:
     """Formula and measurement side by side; ok is False when allocated bytes differ."""
-    r = measure(model, seq_len, batch_size, kv_dtype, engine, block_size, device)
+    r = measure(model, seq_len, batch_size, kv_dtype, engine, block_size, device, v_dtype)
+    engine = engine if isinstance(engine, str) else engine.name
     formula = r["formula_bytes"]
     rows = [
         {"what": "formula", "bytes": formula, "human": formula, "ratio": 1.0},
