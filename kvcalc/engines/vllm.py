@@ -135,6 +135,12 @@ def layer_specs(model: Model, engine: Vllm, kv_dtype: str, tp: int = 1,
     if RECURRENT in model.layer_kinds:
         raise InputError(f"{model.name}: vLLM's pool sizing of Mamba hybrids (state pages padded to the "
                          f"attention page) is not modelled by kvcalc yet")
+    if model.n_heads % tp:
+        raise InputError(f"--tp {tp} does not divide the {model.n_heads} query heads of {model.name}")
+    kv = n_kv_heads if n_kv_heads is not None else model.n_kv_heads
+    if model.mla is None or n_kv_heads is not None:
+        if (tp <= kv and kv % tp) or (tp > kv and tp % kv):
+            raise InputError(f"--tp {tp} and {kv} KV heads: vLLM needs one to divide the other")
     dtype = resolve(kv_dtype, engine.serving_dtype(model))
     out = []
     for kind in model.layer_kinds:
