@@ -336,13 +336,15 @@ def fit(
                          "'Available KV cache memory', sized exactly)")
     from .planning import fit_report
 
+    weights_from = "--weights-bytes"
     if weights_bytes is None and str(model).endswith(".gguf"):
         from .gguf import from_gguf
 
         weights_bytes = str(from_gguf(model)[1])  # the tensor table: the weights' real size
+        weights_from = "the GGUF's tensor table:"
     setup = _setup(cfg, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog)
     report = fit_report(cfg, setup, parse_size(seq, "--seq") if seq else None, parse_size(batch, "--batch") if batch else None,
-                        parse_bytes(weights_bytes, "--weights-bytes") if weights_bytes else None)
+                        parse_bytes(weights_bytes, "--weights-bytes") if weights_bytes else None, weights_from)
     emit(report, fmt, "iec", str(output) if output else None)
 
 

@@ -54,7 +54,7 @@ def _setup_doc(model: Model, setup: Setup, w: Weights) -> dict[str, Any]:
     }
 
 
-def _budget_note(setup: Setup, w: Weights) -> str:
+def _budget_note(setup: Setup, w: Weights, weights_from: str = "--weights-bytes") -> str:
     s = min(w.stages, key=lambda st: st.kv_budget_bytes)
     where = f"stage {w.stages.index(s) + 1} of {setup.pp}: " if setup.pp > 1 else ""
     if w.params is not None:
@@ -62,7 +62,7 @@ def _budget_note(setup: Setup, w: Weights) -> str:
         how += f", split over tp {setup.tp}" if setup.tp > 1 else ""
         how += f" and pp {setup.pp}" if setup.pp > 1 else ""
     else:
-        how = f"--weights-bytes {w.total_bytes:,}"
+        how = f"{weights_from} {w.total_bytes:,}"
     return (
         f"KV budget per GPU ({where}floor(memory x utilization) - weights - reserve): "
         f"floor({setup.gpu.memory_bytes:,} x {setup.gpu_memory_utilization:g}) = {setup.usable_bytes:,} "
@@ -85,7 +85,7 @@ def _explain(model: Model, setup: Setup, row: LayoutFit, seq_len: int) -> str:
 
 
 def fit_report(model: Model, setup: Setup, seq_len: int | None, batch_size: int | None,
-               weights_bytes: int | None = None) -> Report:
+               weights_bytes: int | None = None, weights_from: str = "--weights-bytes") -> Report:
     """The model and its MHA / MQA rebuilds on a GPU setup: sequences, context, decode bound."""
     if seq_len is None and batch_size is None:
         raise InputError("kvcalc fit needs --seq (how many sequences fit) or --batch (how long a context fits), or both")
@@ -100,7 +100,7 @@ def fit_report(model: Model, setup: Setup, seq_len: int | None, batch_size: int 
     doc = _setup_doc(model, setup, w)
     doc.update(seq_len=seq_len, batch_size=batch_size, layouts=rows)
 
-    notes = [_budget_note(setup, w) + " (an estimate: vLLM profiles its own activations; give vLLM's 'Available "
+    notes = [_budget_note(setup, w, weights_from) + " (an estimate: vLLM profiles its own activations; give vLLM's 'Available "
              "KV cache memory' as --kv-memory for its exact sizing)"]
     if not doc["weights_fit"]:
         need = w.per_gpu_bytes + setup.reserve_bytes

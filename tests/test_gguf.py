@@ -66,6 +66,8 @@ def test_gguf_path_on_the_command_line_and_import(run_cli, tmp_path):
     assert code == 0 and "n_kv_heads: 8" in out and "GGUF metadata (llama)" in out
     code, out, _ = run_cli("fit", str(path), "--gpu", "h100-80gb", "--seq", "4k", "-f", "json")
     assert code == 0 and json.loads(out)["weights_bytes"] == GiB  # from the tensor table
+    _, out, _ = run_cli("fit", str(path), "--gpu", "h100-80gb", "--seq", "4k")
+    assert "the GGUF's tensor table: 1,073,741,824" in " ".join(out.split())
 
 
 def test_per_layer_kv_heads_make_jamba_layers(tmp_path):
@@ -95,3 +97,30 @@ def test_gguf_errors_name_the_key(tmp_path):
     (tmp_path / "z.gguf").write_bytes(b"not a gguf at all")
     with pytest.raises(ConfigError, match="not a readable GGUF file"):
         from_gguf(tmp_path / "z.gguf")
+
+
+def test_sliding_patterns_as_llama_cpp_reads_them(tmp_path):
+    # gemma3: every 6th layer full by default; gpt-oss: every 2nd; a per-layer flag array wins
+    g3 = write_header_only(tmp_path / "g3.gguf", arch="gemma3", n_layers=12, tensors_gib=1,
+                           **{"attention.sliding_window": 1024, "attention.key_length": 256})
+    model, _ = from_gguf(g3)
+    assert model.layer_kinds == "SSSSSF" * 2 and model.sliding_window == 1024 and model.head_dim == 256
+    oss = write_header_only(tmp_path / "oss.gguf", arch="gpt-oss", n_layers=4, tensors_gib=1,
+                            **{"attention.sliding_window": 128})
+    assert from_gguf(oss)[0].layer_kinds == "SFSF"
+    flags = write_header_only(tmp_path / "flags.gguf", arch="gemma3", n_layers=4, tensors_gib=1,
+                              **{"attention.sliding_window": 512, "attention.sliding_window_pattern": [True, False, False, True]})
+    assert from_gguf(flags)[0].layer_kinds == "SFFS"
+    # Phi-3 declares a window that llama.cpp does not run: every layer is full
+    phi = write_header_only(tmp_path / "phi.gguf", arch="phi3", tensors_gib=1, **{"attention.sliding_window": 2047})
+    assert from_gguf(phi)[0].layer_kinds == "F" * 32
+
+
+def test_deepseek2_mla_dims(tmp_path):
+    path = write_header_only(tmp_path / "ds.gguf", arch="deepseek2", n_layers=61, head_count_kv=1, tensors_gib=1, **{
+        "attention.kv_lora_rank": 512, "rope.dimension_count": 64, "attention.key_length_mla": 192,
+        "attention.value_length_mla": 128, "attention.key_length": 576, "attention.value_length": 512})
+    model, _ = from_gguf(path)
+    assert (model.mla.kv_lora_rank, model.mla.qk_rope_head_dim, model.mla.qk_nope_head_dim, model.mla.v_head_dim) == (512, 64, 128, 128)
+    # llama.cpp: one K row of 512 + 64 a token and layer, f16, no V
+    assert kv_cache(model, 16384, engine="llama.cpp").total_bytes == 61 * 16384 * 576 * 2
