@@ -7,8 +7,10 @@ Per GPU, as vLLM sizes it:
   latent is not split: every GPU of the group holds it whole.
 - Pipeline parallelism (pp) splits the layers into pp stages (the first n_layers % pp stages
   take one layer more); the first stage also holds the embedding, the last the LM head.
-- Paged blocks round every sequence up to whole blocks of block_size tokens (the vllm engine
-  of kvcalc.formulas), so a sequence of S tokens takes cdiv(S, block_size) blocks per layer.
+- The engine's rules size the cache (``Setup.engine``, vllm by default): under vllm, paged blocks
+  round every sequence up to whole blocks of block_size tokens, so a sequence of S tokens takes
+  cdiv(S, block_size) blocks per layer; under hf and exact, tokens are allocated one by one.
+  Recurrent (Mamba) state counts with each sequence.
 - Decode speed bound: a decode step reads each GPU's weights and the KV cache of the whole
   batch once, so tokens/s <= batch / sum over stages of (weights + KV bytes per GPU) / bandwidth.
 """
@@ -28,6 +30,7 @@ WEIGHT_BITS = {"fp32": 32, "fp16": 16, "bf16": 16, "fp8": 8, "int8": 8, "int4": 
 DEFAULT_RESERVE = 2 * 1024**3  # CUDA context, activations, CUDA graphs: 2 GiB per GPU unless told
 DEFAULT_UTILIZATION = 0.9  # vLLM's default gpu_memory_utilization
 MAX_TOKENS = 1 << 40  # the search bound of max_context
+PLANNING_ENGINES = ("vllm", "hf", "exact")  # serving runtimes whose rules size a planned cache
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class Setup:
     block_size: int = 16
     kv_dtype: str = "auto"
     weights_dtype: str = "auto"
+    engine: str = "vllm"  # whose rules size the KV cache: vllm (paged blocks), hf, exact
 
     @property
     def n_gpus(self) -> int:
@@ -147,18 +151,22 @@ def weights(model: Model, setup: Setup, weights_bytes: int | None = None) -> Wei
         Stage(r, w, setup.usable_bytes - w - setup.reserve_bytes) for r, w in out))
 
 
-def stage_model(model: Model, layers: range, tp: int) -> Model:
-    """The part of `model` one GPU of a stage holds: its layers, n_heads / tp query heads."""
+def stage_model(model: Model, layers: range, tp: int, engine: str = "exact") -> Model:
+    """The part of `model` one GPU of a stage holds: its layers, n_heads / tp query heads. Where
+    the engine caches K/V for every query head (transformers' Falcon), a GPU holds n_heads / tp."""
+    from .engines.transformers import expands_kv
+
+    kv = model.n_heads if engine == "hf" and expands_kv(model) else model.n_kv_heads
     return replace(model, n_layers=len(layers), layer_pattern=model.layer_kinds[layers.start:layers.stop],
-                   n_heads=model.n_heads // tp, n_kv_heads=max(1, model.n_kv_heads // tp) if not model.mla else model.n_kv_heads)
+                   n_heads=model.n_heads // tp, n_kv_heads=max(1, kv // tp) if not model.mla else model.n_kv_heads)
 
 
 def stage_cache(model: Model, stage: Stage, setup: Setup, seq_len: int, batch_size: int,
                 n_kv_heads: int | None) -> KVCache:
     """One GPU's KV cache in `stage` (paged blocks): n_kv_heads None keeps the model's attention."""
-    part = stage_model(model, stage.layers, setup.tp)
+    part = stage_model(model, stage.layers, setup.tp, setup.engine)
     heads = kv_heads_per_gpu(n_kv_heads, setup.tp) if n_kv_heads is not None else None
-    return kv_cache(part, seq_len, batch_size, kv_dtype=setup.kv_dtype, engine="vllm",
+    return kv_cache(part, seq_len, batch_size, kv_dtype=setup.kv_dtype, engine=setup.engine,
                     block_size=setup.block_size, n_kv_heads=heads)
 
 
@@ -183,7 +191,8 @@ class LayoutFit:
 
 
 def _per_seq(model: Model, w: Weights, setup: Setup, seq_len: int, n_kv_heads: int | None) -> list[int]:
-    return [stage_cache(model, s, setup, seq_len, 1, n_kv_heads).total_bytes for s in w.stages]
+    """One sequence's cache on a GPU of each stage: K/V and any recurrent state."""
+    return [stage_cache(model, s, setup, seq_len, 1, n_kv_heads).cache_bytes for s in w.stages]
 
 
 def max_seqs(w: Weights, per_seq: list[int]) -> int:
@@ -231,7 +240,7 @@ def decode_bound(model: Model, w: Weights, setup: Setup, seq_len: int, batch_siz
                  n_kv_heads: int | None) -> tuple[float, int]:
     """(tokens/s upper bound of one replica, KV bytes per GPU of the largest stage) for a batch of
     batch_size sequences at seq_len tokens: batch / sum over stages of (weights read + KV) / bandwidth."""
-    kv = [stage_cache(model, s, setup, seq_len, batch_size, n_kv_heads).total_bytes for s in w.stages]
+    kv = [stage_cache(model, s, setup, seq_len, batch_size, n_kv_heads).cache_bytes for s in w.stages]
     read = weights_read(model, w, setup, batch_size)
     seconds = sum(r + k for r, k in zip(read, kv)) / setup.gpu.hbm_bandwidth_bytes_per_s
     return (batch_size / seconds if seconds else math.inf), max(kv)
@@ -282,11 +291,17 @@ def plan_layouts(model: Model) -> list[tuple[str, int]]:
 
 def make_setup(model: Model, gpu: GPU, gpus: int | None = None, tp: int | None = None, pp: int = 1,
                gpu_memory_utilization: float = DEFAULT_UTILIZATION, reserve_bytes: int = DEFAULT_RESERVE,
-               block_size: int = 16, kv_dtype: str = "auto", weights_dtype: str = "auto") -> Setup:
+               block_size: int = 16, kv_dtype: str = "auto", weights_dtype: str = "auto",
+               engine: str = "vllm") -> Setup:
     """A Setup with its parallelism checked against the model."""
     tp, pp, replicas = parallel_setup(model, gpus, tp, pp)
     weight_bits(model, weights_dtype)
-    setup = Setup(gpu, tp, pp, replicas, gpu_memory_utilization, reserve_bytes, block_size, kv_dtype, weights_dtype)
+    if engine not in PLANNING_ENGINES:
+        raise InputError(f"unknown --engine {engine!r} for capacity planning (choose from: {', '.join(PLANNING_ENGINES)})")
+    if engine != "vllm":
+        block_size = 1  # tokens are allocated one by one: a "block" is a token
+    setup = Setup(gpu, tp, pp, replicas, gpu_memory_utilization, reserve_bytes, block_size, kv_dtype, weights_dtype,
+                  engine)
     if not model.mla:
         kv_heads_per_gpu(model.n_kv_heads, tp)
     return setup

@@ -204,7 +204,7 @@ WBytesOpt = Annotated[Optional[str], typer.Option("--weights-bytes", help="Weigh
 CatalogOpt = Annotated[Optional[Path], typer.Option("--gpu-catalog", help="A YAML file of more GPUs (same shape as kvcalc/gpus.yaml).")]
 
 
-def _setup(model, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog):  # type: ignore[no-untyped-def]
+def _setup(model, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog, engine="vllm"):  # type: ignore[no-untyped-def]
     from .capacity import make_setup
     from .gpus import find_gpu
     from .units import parse_bytes, parse_fraction, parse_size
@@ -213,6 +213,7 @@ def _setup(model, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weight
         model, find_gpu(gpu, catalog), parse_size(gpus, "--gpus") if gpus else None,
         parse_size(tp, "--tp") if tp else None, parse_size(pp, "--pp"), parse_fraction(util, "--gpu-memory-utilization"),
         parse_bytes(reserve, "--reserve", allow_zero=True), parse_size(block_size, "--block-size"), kv_dtype, weights_dtype,
+        engine.strip().lower(),
     )
 
 
@@ -243,7 +244,8 @@ def compare(
     if gpu:
         from .capacity import DEFAULT_RESERVE, DEFAULT_UTILIZATION
 
-        setup = _setup(cfgs[0], gpu, None, tp, "1", DEFAULT_UTILIZATION, DEFAULT_RESERVE, block_size, kv_dtype, "auto", catalog)
+        setup = _setup(cfgs[0], gpu, None, tp, "1", DEFAULT_UTILIZATION, DEFAULT_RESERVE, block_size, kv_dtype, "auto", catalog,
+                       engine)
     else:
         setup = None
     report = compare_report(cfgs, parse_size(seq, "--seq"), parse_size(batch, "--batch"), kv_dtype, engine,
@@ -304,7 +306,7 @@ def fit(
     reserve: ReserveOpt = "2GiB",
     block_size: BlockOpt = "16",
     catalog: CatalogOpt = None,
-    engine: Annotated[str, typer.Option("--engine", "-e", help="Runtime whose rules size the cache: vllm.")] = "vllm",
+    engine: Annotated[str, typer.Option("--engine", "-e", help="Runtime whose rules size the cache: vllm (paged blocks), hf or exact; --kv-memory is vllm's.")] = "vllm",
     kv_memory: Annotated[Optional[str], typer.Option("--kv-memory", help="vLLM's 'Available KV cache memory' per GPU (e.g. 4GiB): size its pool exactly, no --gpu needed.")] = None,
     max_model_len: Annotated[Optional[str], typer.Option("--max-model-len", help="vLLM's max_model_len, with --kv-memory (default --seq, else the model's context).")] = None,
     max_batched: Annotated[str, typer.Option("--max-num-batched-tokens", help="vLLM's max_num_batched_tokens (8192: vllm serve on an H100).")] = "8192",
@@ -318,9 +320,11 @@ def fit(
     from .report import check_choice, emit
     from .units import parse_bytes, parse_size
 
-    engine = check_choice(engine, ("vllm",), "--engine")
+    engine = check_choice(engine, ("vllm", "hf", "exact"), "--engine")
     cfg = load_model(model)
     if kv_memory is not None:
+        if engine != "vllm":
+            raise InputError("--kv-memory sizes vLLM's pool: use it with --engine vllm")
         from .engines import Vllm
         from .planning import pool_report
 
@@ -342,7 +346,7 @@ def fit(
 
         weights_bytes = str(from_gguf(model)[1])  # the tensor table: the weights' real size
         weights_from = "the GGUF's tensor table:"
-    setup = _setup(cfg, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog)
+    setup = _setup(cfg, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog, engine)
     report = fit_report(cfg, setup, parse_size(seq, "--seq") if seq else None, parse_size(batch, "--batch") if batch else None,
                         parse_bytes(weights_bytes, "--weights-bytes") if weights_bytes else None, weights_from)
     emit(report, fmt, "iec", str(output) if output else None)
@@ -368,6 +372,7 @@ def plan(
     reserve: ReserveOpt = "2GiB",
     block_size: BlockOpt = "16",
     catalog: CatalogOpt = None,
+    engine: Annotated[str, typer.Option("--engine", "-e", help="Runtime whose rules size the cache: vllm (paged blocks), hf or exact.")] = "vllm",
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
 ) -> None:
@@ -382,7 +387,7 @@ def plan(
     else:
         cfg = custom_model(n_heads, n_layers, head_dim, kv_dtype)
         weights_bytes = weights_bytes or "0"
-    setup = _setup(cfg, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog)
+    setup = _setup(cfg, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog, engine)
     wb = parse_bytes(weights_bytes, "--weights-bytes", allow_zero=True) if weights_bytes else None
     report = plan_report(cfg, setup, parse_size(seq, "--seq"), parse_size(batch, "--batch"), wb, min_tps)
     emit(report, fmt, "iec", str(output) if output else None)

@@ -43,6 +43,7 @@ def _setup_doc(model: Model, setup: Setup, w: Weights) -> dict[str, Any]:
         "usable_bytes_per_gpu": setup.usable_bytes,
         "reserve_bytes": setup.reserve_bytes,
         "block_size": setup.block_size,
+        "engine": setup.engine,
         "kv_dtype": resolve(setup.kv_dtype, model.dtype).name,
         "weights_dtype": w.dtype,
         "params": w.params.total if w.params else None,
@@ -73,15 +74,16 @@ def _budget_note(setup: Setup, w: Weights, weights_from: str = "--weights-bytes"
 def _explain(model: Model, setup: Setup, row: LayoutFit, seq_len: int) -> str:
     """How flooring gives max_seqs: blocks per GPU, then whole sequences."""
     name = row.layout.split(" ")[0] if row.layout.startswith(model.name) else row.layout
-    if setup.pp == 1 and set(model.layer_kinds) == {FULL} and row.bytes_per_token_per_gpu:
+    if setup.engine == "vllm" and setup.pp == 1 and set(model.layer_kinds) == {FULL} and row.bytes_per_token_per_gpu:
         blocks_per_seq = -(-seq_len // setup.block_size)
         return (
             f"{name}: {row.bytes_per_token_per_gpu:,} B/token/GPU x {setup.block_size} = {row.block_bytes:,} B a block; "
             f"budget // block = {row.num_blocks_per_gpu:,} blocks; {seq_len:,} tokens = {blocks_per_seq:,} blocks a "
             f"sequence; {row.num_blocks_per_gpu:,} // {blocks_per_seq:,} = {row.max_seqs_per_replica:,} sequences"
         )
+    unit = f"blocks of {setup.block_size} tokens" if setup.engine == "vllm" else f"engine {setup.engine}"
     return (f"{name}: one sequence of {seq_len:,} tokens takes {row.seq_bytes_per_gpu:,} B on a GPU "
-            f"(blocks of {setup.block_size} tokens, windows applied); budget // that = {row.max_seqs_per_replica:,} sequences")
+            f"({unit}, windows and any recurrent state applied); budget // that = {row.max_seqs_per_replica:,} sequences")
 
 
 def fit_report(model: Model, setup: Setup, seq_len: int | None, batch_size: int | None,
@@ -143,7 +145,7 @@ def fit_report(model: Model, setup: Setup, seq_len: int | None, batch_size: int 
         notes.append(f"max context is what memory holds; {model.name} itself is trained for {model.max_context:,} tokens")
     what = " and ".join(x for x in (f"{seq_len:,} tokens" if seq_len else "", f"batch {batch_size:,}" if batch_size else "") if x)
     title = (f"{model.name} on {setup.n_gpus} x {setup.gpu.name} (tp {setup.tp}, pp {setup.pp}), {what}, "
-             f"KV {doc['kv_dtype']}, weights {w.dtype}")
+             f"KV {doc['kv_dtype']}, weights {w.dtype}, engine {setup.engine}")
     prefix = {k: doc[k] for k in ("model", "gpu", "n_gpus", "tp", "pp", "kv_dtype", "weights_dtype", "seq_len", "batch_size")}
     return Report(title, FIT_COLUMNS, rows, doc, notes, csv_prefix=prefix)
 
@@ -205,7 +207,8 @@ def plan_report(model: Model, setup: Setup, seq_len: int, batch_size: int, weigh
     doc.update(seq_len=seq_len, batch_size=batch_size, min_tokens_per_s=min_tokens_per_s,
                recommended_n_kv_heads=best["n_kv_heads"] if best else None,
                layouts=[{k: v for k, v in r.items() if k != "kv_human"} for r in rows])
-    title = f"{model.name}: group counts for {target} on {setup.n_gpus} x {setup.gpu.name} (tp {setup.tp}, pp {setup.pp})"
+    title = (f"{model.name}: group counts for {target} on {setup.n_gpus} x {setup.gpu.name} (tp {setup.tp}, pp {setup.pp}), "
+             f"engine {setup.engine}")
     prefix = {k: doc[k] for k in ("model", "gpu", "n_gpus", "tp", "pp", "kv_dtype", "seq_len", "batch_size")}
     return Report(title, PLAN_COLUMNS, rows, doc, notes, csv_prefix=prefix)
 

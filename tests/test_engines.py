@@ -44,7 +44,9 @@ def test_fit_without_gpu_or_kv_memory_is_one_line(run_cli):
     code, _, err = run_cli("fit", "llama3-8b", "--seq", "1k")
     assert code == 2 and "--kv-memory" in err and len(err.strip().splitlines()) == 1
     code, _, err = run_cli("fit", "llama3-8b", "--kv-memory", "4GiB", "--engine", "hf")
-    assert code == 2 and "unknown --engine 'hf'" in err
+    assert code == 2 and "use it with --engine vllm" in err
+    code, _, err = run_cli("fit", "llama3-8b", "--gpu", "h100", "--seq", "1k", "--engine", "tgi")
+    assert code == 2 and "unknown --engine 'tgi'" in err
     code, _, err = run_cli("fit", "jamba", "--kv-memory", "4GiB")
     assert code == 2 and "Mamba" in err
 
@@ -111,3 +113,28 @@ def test_engines_by_name_and_options():
     assert gemma.dtype == "fp32"
     assert kv_cache(gemma, 1, engine=Vllm()).kv_dtype == "bf16"
     assert kv_cache(gemma, 1, engine="hf").kv_dtype == "fp32"
+
+
+def test_capacity_planning_uses_the_engine_asked_for(run_cli):
+    # falcon-40b under hf caches K and V for all 128 query heads: 16x exact's bytes, in fits and decode too
+    def rows(engine):
+        _, out, _ = run_cli("compare", "falcon-40b", "--engine", engine, "--gpu", "h100-80gb", "--tp", "8",
+                            "--seq", "2048", "--batch", "64", "-f", "json")
+        return json.loads(out)["rows"][0]
+
+    hf, exact = rows("hf"), rows("exact")
+    assert hf["kv_cache_bytes"] == 16 * exact["kv_cache_bytes"]
+    assert hf["decode_tokens_per_s"] < exact["decode_tokens_per_s"]
+    # deepseek-v3: transformers 5 caches the latent, so hf's planning bytes are exact's
+    _, out, _ = run_cli("compare", "deepseek-v3", "--engine", "hf", "--gpu", "b200", "--tp", "8", "--seq", "4k", "-f", "json")
+    assert json.loads(out)["rows"][0]["kv_cache_bytes"] == 61 * 576 * 2 * 4096
+
+    _, out, _ = run_cli("fit", "mistral-7b", "--gpu", "h100-80gb", "--seq", "32k", "--engine", "hf", "-f", "json")
+    doc = json.loads(out)
+    # hf: one sequence holds window - 1 = 4,095 tokens in each of 32 layers: 32 x 4095 x 2 x 8 x 128 x 2 B
+    assert doc["engine"] == "hf" and doc["layouts"][0]["seq_bytes_per_gpu"] == 32 * 4095 * 2 * 8 * 128 * 2
+    _, out, _ = run_cli("fit", "mistral-7b", "--gpu", "h100-80gb", "--seq", "32k", "-f", "json")
+    # vllm (the default): cdiv(4095 + 16,384 in flight, 16) + 1 = 1,281 blocks of 16 tokens
+    assert json.loads(out)["layouts"][0]["seq_bytes_per_gpu"] == 32 * 1281 * 16 * 2 * 8 * 128 * 2
+    _, out, _ = run_cli("plan", "llama3-8b", "--gpu", "h100", "--seq", "8k", "--batch", "8", "--engine", "exact")
+    assert "engine exact" in out
