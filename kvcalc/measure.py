@@ -12,7 +12,8 @@ from typing import Any
 
 from .dtypes import resolve
 from .errors import MeasureError
-from .formulas import KVCache, LayerGroup, kv_cache
+from .derive import Layers, derive
+from .formulas import KVCache, kv_cache
 from .model import Model
 from .report import Column, Report
 from .attention import DecodeStep, decode_step
@@ -62,26 +63,40 @@ def pick_device(torch: Any, device: str) -> str:
     return device
 
 
+ITEMSIZE = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "fp8_e4m3": 1, "fp8_e5m2": 1, "int8": 1, "uint8": 1}
+
+
+def _spec_bytes(layers: list[Layers]) -> int:
+    """Bytes of one layer of each kind (the whole batch), as derive's shapes say."""
+    total = 0
+    for group in layers:
+        for t in group.tensors:
+            n = 1
+            for d in t.shape:
+                n *= d
+            total += n * ITEMSIZE[t.dtype]
+    return total
+
+
 @dataclass(frozen=True)
 class Plan:
-    """What to allocate: for each layer group, how many layers, and how many sequences (a
+    """What to allocate: every layer, or one layer of each kind; for how many sequences (a
     subset when the whole cache would not fit; measure() scales it back exactly)."""
 
-    layers: tuple[int, ...]  # layers allocated per group
+    all_layers: bool
     batch: int  # sequences allocated
 
 
-def plan(cache: KVCache, free_bytes: int) -> Plan:
-    """The whole cache if it fits in SAFETY x free_bytes, else one layer of each kind and the
-    largest divisor of the batch that fits (scaling stays exact: such layers are identical)."""
-    full = tuple(g.n_layers if g.tokens else 0 for g in cache.groups)
-    if cache.total_bytes <= SAFETY * free_bytes:
-        return Plan(full, cache.batch_size)
-    one = tuple(1 if g.tokens else 0 for g in cache.groups)
-    per_seq = sum(g.tokens * g.bytes_per_token for g in cache.groups if g.tokens)
-    for b in sorted((d for d in range(1, cache.batch_size + 1) if cache.batch_size % d == 0), reverse=True):
+def plan(derived: Any, batch_size: int, free_bytes: int) -> Plan:
+    """Every layer if the whole cache fits in SAFETY x free_bytes, else one layer of each kind and
+    the largest divisor of the batch that fits (scaling stays exact: such layers are identical).
+    derived(b) gives the layers for b sequences."""
+    if sum(g.count * _spec_bytes([g]) for g in derived(batch_size)) <= SAFETY * free_bytes:
+        return Plan(True, batch_size)
+    per_seq = _spec_bytes(derived(1))
+    for b in sorted((d for d in range(1, batch_size + 1) if batch_size % d == 0), reverse=True):
         if b * per_seq <= SAFETY * free_bytes:
-            return Plan(one, b)
+            return Plan(False, b)
     raise MeasureError(
         f"even one layer of each kind for one sequence ({per_seq:,} B) does not fit in "
         f"{SAFETY:.0%} of the {free_bytes:,} B free"
@@ -90,66 +105,75 @@ def plan(cache: KVCache, free_bytes: int) -> Plan:
 
 def _native(torch: Any, name: str) -> Any:
     table = {
-        "fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "int8": torch.int8,
+        "fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "int8": torch.int8, "uint8": torch.uint8,
         "fp8": getattr(torch, "float8_e4m3fn", None), "fp8_e4m3": getattr(torch, "float8_e4m3fn", None),
         "fp8_e5m2": getattr(torch, "float8_e5m2", None),
     }
     return table.get(name)
 
 
-def _layer_tensors(torch: Any, cache: KVCache, g: LayerGroup, batch: int, device: str) -> list[Any]:
-    """One layer's cache tensors, K then V. Shapes as the engines hold them:
-    exact/hf: [B, H, S_layer, D] each (an MLA latent is one K of [B, 1, S, latent], no V);
-    vllm: [num_blocks, block_size, H, D] each, num_blocks = B x S_layer / block_size.
-    Formats without a torch dtype (int4, nvfp4) are packed bytes, plus a uint8 scale tensor."""
+def _allocate(torch: Any, group: Layers, device: str) -> list[Any]:
+    """One layer's tensors, zeroed so that their pages are committed."""
     out = []
-    for heads, dim, name in ((g.k_heads, g.k_dim, cache.kv_dtype), (g.v_heads, g.v_dim, cache.v_dtype or cache.kv_dtype)):
-        if not heads:
-            continue
-        dtype = resolve(name, name)
-        native = _native(torch, dtype.name)
-        data_b, scale_b = dtype.vector_bytes(dim)
-        shape_tail = (dim,) if native is not None else (data_b,)
-        if cache.engine == "vllm":
-            lead = (batch * g.tokens // cache.block_size, cache.block_size, heads)
-        else:
-            lead = (batch, heads, g.tokens)
-        out.append(torch.zeros(*lead, *shape_tail, dtype=native if native is not None else torch.uint8, device=device))
-        if scale_b:
-            out.append(torch.zeros(*lead, scale_b, dtype=torch.uint8, device=device))
+    for t in group.tensors:
+        dtype = _native(torch, t.dtype)
+        if dtype is None:  # a torch without float8: the same bytes as uint8
+            dtype = torch.uint8
+        out.append(torch.zeros(*t.shape, dtype=dtype, device=device))
     return out
+
+
+def _engine_opts(engine: Any, block_size: int) -> tuple[str, Any]:
+    from .engines import get_engine
+
+    eng = get_engine(engine, block_size)
+    return eng.name, eng
 
 
 def measure(model: Model, seq_len: int, batch_size: int = 1, kv_dtype: str = "auto", engine: Any = "exact",
             block_size: int = 16, device: str = "auto", v_dtype: str | None = None) -> dict[str, Any]:
-    """Allocate the cache (zeros, so pages are committed), measure, free. A dict of results."""
+    """Allocate the cache (zeros, so pages are committed), measure, free. A dict of results.
+
+    What is allocated never comes from the formula: with transformers installed and the hf
+    engine, transformers' own cache layers keep what the attention layers produce for seq_len
+    tokens (path "transformers"); otherwise kvcalc.derive re-derives the tensors from the config
+    (path "re-derivation"). The formula is only what the result is compared with."""
     torch = _torch()
     dev = pick_device(torch, device)
     cache = kv_cache(model, seq_len, batch_size, kv_dtype=kv_dtype, engine=engine, block_size=block_size,
                      v_dtype=v_dtype)
+    name, opts = _engine_opts(engine, block_size)
+    runtime = _hf_runtime(model, cache) if name == "hf" else None
+
+    def derived(b: int) -> list[Layers]:
+        return derive(model, seq_len, b, name, opts, kv_dtype, v_dtype)
+
     if dev == "cuda":
         torch.cuda.synchronize()
         free_before = torch.cuda.mem_get_info()[0]
         alloc_before, reserved_before = torch.cuda.memory_allocated(), torch.cuda.memory_reserved()
     else:
         free_before = _mem_available()
-    p = plan(cache, free_before)
+    p = plan(derived, batch_size, free_before)
     rss_before = _rss_bytes()
     tensors: list[list[Any]] = []
-    result: dict[str, Any] = {"device": dev, "formula_bytes": cache.total_bytes, "kv_dtype": cache.kv_dtype,
-                              "engine": cache.engine}
+    formula = cache.cache_bytes
+    result: dict[str, Any] = {"device": dev, "formula_bytes": formula, "kv_dtype": cache.kv_dtype,
+                              "engine": cache.engine, "path": "transformers " + runtime.version if runtime else "re-derivation"}
     try:
         storage = raw = 0
-        for i, g in enumerate(cache.groups):
-            if not p.layers[i]:
-                continue
-            layers = [_layer_tensors(torch, cache, g, p.batch, dev) for _ in range(p.layers[i])]
+        for group in derived(p.batch):
+            n = group.count if p.all_layers else 1
+            if runtime is not None:
+                layers = [runtime.layer(torch, group, dev) for _ in range(n)]
+            else:
+                layers = [_allocate(torch, group, dev) for _ in range(n)]
             tensors.extend(layers)
-            group_bytes = sum(t.untyped_storage().nbytes() for layer in layers for t in layer)
-            raw += group_bytes
-            # identical layers and sequences: scale exactly back to n_layers and the batch
-            storage += group_bytes // p.layers[i] * g.n_layers * (batch_size // p.batch)
-        allocated_layers = sum(p.layers)
+            group_bytes = sum(t.numel() * t.element_size() for layer in layers for t in layer)
+            raw += sum(t.untyped_storage().nbytes() for layer in layers for t in layer)
+            # identical layers and sequences: scale exactly back to every layer and the batch
+            storage += group_bytes // n * group.count * (batch_size // p.batch)
+        allocated_layers = sum(len(x) and 1 for x in tensors)
         result["measured_bytes"] = storage
         if dev == "cuda":
             torch.cuda.synchronize()
@@ -159,8 +183,7 @@ def measure(model: Model, seq_len: int, batch_size: int = 1, kv_dtype: str = "au
             result["gpu"] = torch.cuda.get_device_name()
         else:
             result["rss_delta_bytes"] = _rss_bytes() - rss_before
-        subset = allocated_layers < sum(g.n_layers for g in cache.groups if g.tokens) or p.batch < batch_size
-        result["subset"] = subset
+        result["subset"] = not p.all_layers or p.batch < batch_size
         result["allocated_raw_bytes"] = raw
         result["allocated_layers"] = allocated_layers
         result["allocated_batch"] = p.batch
@@ -171,9 +194,52 @@ def measure(model: Model, seq_len: int, batch_size: int = 1, kv_dtype: str = "au
         tensors.clear()
         if dev == "cuda":
             torch.cuda.empty_cache()
-    result["ratio"] = result["measured_bytes"] / cache.total_bytes if cache.total_bytes else 1.0
-    result["match"] = result["measured_bytes"] == cache.total_bytes
+    result["kv_cache_bytes"], result["state_bytes"] = cache.total_bytes, cache.state_bytes
+    result["ratio"] = result["measured_bytes"] / formula if formula else 1.0
+    result["match"] = result["measured_bytes"] == formula
     return result
+
+
+@dataclass(frozen=True)
+class _HFRuntime:
+    """transformers' own cache layers: DynamicLayer, DynamicSlidingWindowLayer, LinearAttentionLayer."""
+
+    cache_utils: Any
+    version: str
+    window: int | None
+    seq_len: int
+
+    def layer(self, torch: Any, group: Layers, device: str) -> list[Any]:
+        """Feed one layer what its attention (or Mamba mixer) produces for all seq_len tokens (the
+        heads and dims kvcalc.derive reads from the config), and return what transformers keeps."""
+        cu = self.cache_utils
+        if group.kind == "recurrent":
+            conv, ssm = group.tensors
+            layer = cu.LinearAttentionLayer()
+            layer.update_conv_state(torch.zeros(*conv.shape, dtype=_native(torch, conv.dtype), device=device),
+                                    conv_kernel_size=conv.shape[-1])
+            layer.update_recurrent_state(torch.zeros(*ssm.shape, dtype=_native(torch, ssm.dtype), device=device))
+            return [layer.conv_states[0], layer.recurrent_states[0]]
+        layer = cu.DynamicSlidingWindowLayer(sliding_window=self.window) if group.kind == "sliding" else cu.DynamicLayer()
+        produced = [torch.zeros(t.shape[0], t.shape[1], self.seq_len, t.shape[3], dtype=_native(torch, t.dtype), device=device)
+                    for t in group.tensors]
+        if len(produced) == 1:  # a K-only latent: transformers always caches a K and a V
+            return []
+        layer.update(*produced)
+        return [layer.keys, layer.values]
+
+
+def _hf_runtime(model: Model, cache: KVCache) -> Any:
+    """transformers' cache layers when transformers is installed and the cache is in a torch
+    dtype; None otherwise (measure then re-derives)."""
+    if cache.kv_dtype not in ("fp32", "fp16", "bf16") or cache.v_dtype:
+        return None
+    try:
+        import transformers
+        from transformers import cache_utils
+    except Exception:  # noqa: BLE001 - absent or broken: the re-derivation path
+        return None
+    return _HFRuntime(cache_utils, transformers.__version__, model.sliding_window, cache.seq_len)
 
 
 def decode(model: Model, seq_len: int, batch_size: int = 1, kv_dtype: str = "auto",
@@ -238,9 +304,13 @@ def measure_report(model: Model, seq_len: int, batch_size: int, kv_dtype: str, e
     if r["device"] == "cuda" and not r["subset"]:
         rows.append({"what": "torch.cuda.memory_reserved growth", "bytes": r["reserved_bytes"], "human": r["reserved_bytes"],
                      "ratio": r["reserved_bytes"] / formula if formula else 1.0})
+    how = (f"allocated by {r['path']}'s own cache layers, fed what each layer produces for {seq_len:,} tokens"
+           if r["path"].startswith("transformers") else
+           "allocated from kvcalc's re-derivation of the config (kvcalc/derive.py), written apart from the formula")
     notes = [
         f"device: {r['device']}{' (' + r['gpu'] + ')' if r.get('gpu') else ''}; dtype {r['kv_dtype']}; engine {engine}; "
         f"one layer holds {', '.join(str(s) for s in r['shapes'])}",
+        how,
     ]
     if r["subset"]:
         notes.append(
@@ -261,8 +331,8 @@ def measure_report(model: Model, seq_len: int, batch_size: int, kv_dtype: str, e
     notes.append(verdict)
     doc = {
         "model": model.name, "seq_len": seq_len, "batch_size": batch_size, "kv_dtype": r["kv_dtype"], "engine": engine,
-        "kv_cache_bytes": formula, "measured_bytes": r["measured_bytes"], "ratio": r["ratio"], "device": r["device"],
-        "match": r["match"], "subset": r["subset"],
+        "kv_cache_bytes": r.get("kv_cache_bytes", formula), "cache_bytes": formula, "measured_bytes": r["measured_bytes"], "ratio": r["ratio"], "device": r["device"],
+        "match": r["match"], "subset": r["subset"], "path": r["path"], "state_bytes": r.get("state_bytes", 0),
         "allocated_layers": r["allocated_layers"], "allocated_batch": r["allocated_batch"],
     }
     for key in ("rss_delta_bytes", "reserved_bytes", "allocated_delta_bytes", "free_before_bytes", "free_after_bytes", "gpu"):

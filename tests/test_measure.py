@@ -17,7 +17,7 @@ torch = pytest.importorskip("torch")
 @pytest.mark.parametrize("model", load_all(), ids=[x.name for x in load_all()])
 def test_every_shipped_model_allocates_its_formula(model):
     r = m.measure(model, 64, 2, device="cpu")
-    assert r["measured_bytes"] == kv_cache(model, 64, 2).total_bytes and r["match"] and not r["subset"]
+    assert r["measured_bytes"] == kv_cache(model, 64, 2).cache_bytes and r["match"] and not r["subset"]  # K/V + state
 
 
 @pytest.mark.parametrize("engine, dtype", [("hf", "bf16"), ("vllm", "fp8"), ("exact", "nvfp4"), ("vllm", "int4")])
@@ -66,6 +66,7 @@ def test_without_torch(run_cli, monkeypatch):
 
 def _fake():
     return {"device": "cpu", "formula_bytes": 2 * 32 * 32 * 128 * 2 * 8, "kv_dtype": "fp16", "subset": False, "rss_delta_bytes": 0,
+            "path": "re-derivation",
             "allocated_layers": 32, "allocated_batch": 1, "shapes": [], "allocated_raw_bytes": 0}
 
 
@@ -133,3 +134,37 @@ def test_cuda_decode_step_peaks():
     # repeat_kv: 4 x 2 x 4,096 x 64 x 128 x 2 B = 536,870,912 B of copies; the allocator's peak sees them
     assert step.repeat_kv.copy_bytes == 536_870_912 and step.repeat_kv.peak_bytes >= 536_870_912
     assert step.grouped.peak_bytes < step.layer_bytes  # enable_gqa: no copy of the layer
+
+
+def test_a_wrong_sliding_rule_in_the_formula_is_a_mismatch(run_cli, monkeypatch):
+    """--measure allocates what kvcalc.derive re-derives from the config, never the formula's own
+    groups: drop the sliding-window cap from the formula and --measure says MISMATCH."""
+    from kvcalc.engines.exact import Engine
+
+    code, out, _ = run_cli("mistral-7b", "--seq", "8192", "--measure", "--device", "cpu", "-f", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["match"] and doc["path"] == "re-derivation"
+    # the window: 32 layers x 2 x 8 x 128 x 2 B x min(8192, 4096) tokens
+    assert doc["measured_bytes"] == 32 * 2 * 8 * 128 * 2 * 4096
+
+    uncapped = Engine.tokens
+    monkeypatch.setattr(Engine, "tokens", lambda self, kind, seq, window: seq if kind == "S" else uncapped(self, kind, seq, window))
+    code, out, _ = run_cli("mistral-7b", "--seq", "8192", "--measure", "--device", "cpu", "-f", "json")
+    doc = json.loads(out)
+    assert code == 1 and not doc["match"] and doc["measured_bytes"] == 32 * 2 * 8 * 128 * 2 * 4096
+    code, table, _ = run_cli("mistral-7b", "--seq", "8192", "--measure", "--device", "cpu")
+    assert code == 1 and "MISMATCH" in table and "re-derivation" in table
+
+
+@pytest.mark.parametrize("dtype, itemsize", [("fp8_e4m3", 1), ("fp8_e5m2", 1), ("int8", 1), ("bf16", 2), ("fp32", 4)])
+def test_a_wrong_dtype_width_is_a_mismatch(monkeypatch, dtype, itemsize):
+    """torch allocates the format's real width: a dtype table that says 16 bits for fp8 fails."""
+    import dataclasses
+
+    from kvcalc import dtypes
+
+    model = load_model("llama3-8b")
+    assert m.measure(model, 16, 1, dtype, device="cpu")["measured_bytes"] == 32 * 2 * 8 * 128 * itemsize * 16
+    wrong = dataclasses.replace(dtypes.DTYPES[dtype], bits=8 * itemsize + 8)
+    monkeypatch.setitem(dtypes.DTYPES, dtype, wrong)
+    assert not m.measure(model, 16, 1, dtype, device="cpu")["match"]
