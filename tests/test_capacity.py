@@ -130,3 +130,17 @@ def test_parallel_setup_errors():
         c.make_setup(m, H100, gpus=6, tp=4)
     with pytest.raises(InputError, match="--weights-dtype"):
         c.make_setup(m, H100, weights_dtype="fp6")
+
+
+def test_a_tied_lm_head_gets_its_own_copy_on_the_last_stage():
+    m = load_model("llama3.2-1b")  # tie_word_embeddings: the LM head is the embedding
+    assert m.tie_embeddings
+    # a layer: q 2048x2048 + k, v 2048x512 + o 2048x2048 + MLP 3 x 2048 x 8192 + 2 norms of 2048
+    layer = 2 * 2048 * 2048 + 2 * 2048 * 512 + 3 * 2048 * 8192 + 2 * 2048
+    embedding = 128256 * 2048
+    assert layer == 60_821_504 and 16 * layer + embedding + 2048 == 1_235_814_400  # the published count
+    w = c.weights(m, c.make_setup(m, H100, pp=2))
+    # bf16: stage 1 holds 8 layers + the embedding; stage 2 holds 8 layers + the final norm + its own head copy
+    assert [st.weights_bytes_per_gpu for st in w.stages] == [(8 * layer + embedding) * 2, (8 * layer + 2048 + embedding) * 2]
+    one = c.weights(m, c.make_setup(m, H100))  # one stage: the tied head is not counted twice
+    assert one.stages[0].weights_bytes_per_gpu == (16 * layer + embedding + 2048) * 2

@@ -188,4 +188,41 @@ def test_fp8_is_half_of_bf16_and_k_plus_v_is_total(m, seq, engine):
 
 @given(st.integers(min_value=0, max_value=10**9), st.integers(min_value=1, max_value=10**6))
 def test_cdiv(a, b):
-    assert cdiv(a, b) == -(-a // b) == (a + b - 1) // b
+    from fractions import Fraction
+    import math
+
+    assert cdiv(a, b) == math.ceil(Fraction(a, b))  # exact rational ceiling, not the same floor trick
+
+
+@pytest.mark.parametrize("name, bits, group, scale, bytes_128", [
+    # one 128-element vector: data bits x 128 / 8 + (128 / group) scales x scale bytes
+    ("fp32", 32, 0, 0, 512), ("fp16", 16, 0, 0, 256), ("bf16", 16, 0, 0, 256),
+    ("fp8", 8, 0, 0, 128), ("fp8_e4m3", 8, 0, 0, 128), ("fp8_e5m2", 8, 0, 0, 128), ("int8", 8, 0, 0, 128),
+    ("int4", 4, 64, 4, 64 + 2 * 4), ("nvfp4", 4, 16, 1, 64 + 8 * 1),
+    ("q8_0", 8, 32, 2, 4 * 34), ("q4_0", 4, 32, 2, 4 * 18), ("q4_1", 4, 32, 4, 4 * 20),
+    ("q5_0", 5, 32, 2, 4 * 22), ("q5_1", 5, 32, 4, 4 * 24), ("iq4_nl", 4, 32, 2, 4 * 18),
+])
+def test_every_dtype_bits_and_scales(name, bits, group, scale, bytes_128):
+    from kvcalc.dtypes import DTYPES
+
+    d = DTYPES[name]
+    assert (d.bits, d.group_size, d.scale_bytes) == (bits, group, scale)
+    assert sum(d.vector_bytes(128)) == bytes_128
+
+
+def test_the_dtype_table_is_covered():
+    from kvcalc.dtypes import DTYPES
+
+    assert set(DTYPES) == {"fp32", "fp16", "bf16", "fp8", "fp8_e4m3", "fp8_e5m2", "int8", "int4", "nvfp4",
+                           "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl"}
+
+
+@pytest.mark.parametrize("engine, tokens", [
+    # mistral-7b (v0.1): a 4,096-token window on all 32 layers, at 30,000 tokens
+    ("exact", 4096),  # the window
+    ("hf", 4095),  # transformers keeps window - 1
+    ("vllm", (-(-(4095 + 2 * 8192) // 16) + 1) * 16),  # window - 1 + in flight, + 1 block: 1,281 blocks
+    ("llama.cpp", 30208),  # llama.cpp runs Mistral's window as full attention: pad(30,000, 256) cells
+])
+def test_every_engines_sliding_rule(engine, tokens):
+    assert kv_cache(load_model("mistral-7b"), 30_000, engine=engine).groups[0].tokens == tokens
