@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass, replace
 
 from .errors import InputError
-from .formulas import KVCache, check_kv_heads, divisors, kv_cache, layout_name
+from .formulas import DEFAULT_BLOCK_SIZE, KVCache, attention_kind, check_kv_heads, divisors, kv_cache, layout_name
 from .gpus import GPU
 from .model import Model
 from .params import ParamCount, count_params
@@ -43,7 +43,7 @@ class Setup:
     replicas: int = 1  # data-parallel copies of the tp x pp group
     gpu_memory_utilization: float = DEFAULT_UTILIZATION
     reserve_bytes: int = DEFAULT_RESERVE
-    block_size: int = 16
+    block_size: int = DEFAULT_BLOCK_SIZE
     kv_dtype: str = "auto"
     weights_dtype: str = "auto"
     engine: str = "vllm"  # whose rules size the KV cache: vllm (paged blocks), hf, exact
@@ -279,9 +279,7 @@ def layout_fit(model: Model, w: Weights, setup: Setup, layout: str, n_kv_heads: 
 
 def fit_layouts(model: Model) -> list[tuple[str, int | None]]:
     """(layout, n_kv_heads) rows of `fit`: the model as published, then its MHA and MQA rebuilds."""
-    kind = "MLA" if model.mla else ("MHA" if model.n_kv_heads == model.n_heads else
-                                    "MQA" if model.n_kv_heads == 1 else "GQA")
-    return [(f"{model.name} ({kind})", None), ("MHA", model.n_heads), ("MQA", 1)]
+    return [(f"{model.name} ({attention_kind(model)})", None), ("MHA", model.n_heads), ("MQA", 1)]
 
 
 def plan_layouts(model: Model) -> list[tuple[str, int]]:
@@ -291,7 +289,7 @@ def plan_layouts(model: Model) -> list[tuple[str, int]]:
 
 def make_setup(model: Model, gpu: GPU, gpus: int | None = None, tp: int | None = None, pp: int = 1,
                gpu_memory_utilization: float = DEFAULT_UTILIZATION, reserve_bytes: int = DEFAULT_RESERVE,
-               block_size: int = 16, kv_dtype: str = "auto", weights_dtype: str = "auto",
+               block_size: int = DEFAULT_BLOCK_SIZE, kv_dtype: str = "auto", weights_dtype: str = "auto",
                engine: str = "vllm") -> Setup:
     """A Setup with its parallelism checked against the model."""
     tp, pp, replicas = parallel_setup(model, gpus, tp, pp)

@@ -12,6 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from . import __version__
+from .engines.vllm import DEFAULT_BLOCK_SIZE
 from .errors import KvcalcError
 
 DTYPE_HELP = "KV element type: auto (the model's own), fp32, fp16, bf16, fp8, fp8_e4m3, fp8_e5m2, int8, int4, nvfp4."
@@ -66,7 +67,7 @@ def calc(
     batch: BatchOpt = "1",
     kv_dtype: DtypeOpt = "auto",
     engine: EngineOpt = "exact",
-    block_size: BlockOpt = "16",
+    block_size: BlockOpt = str(DEFAULT_BLOCK_SIZE),
     units: UnitsOpt = "iec",
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
@@ -170,7 +171,7 @@ def measure_all(
     batch: BatchOpt = "1",
     kv_dtype: DtypeOpt = "auto",
     engine: EngineOpt = "exact",
-    block_size: BlockOpt = "16",
+    block_size: BlockOpt = str(DEFAULT_BLOCK_SIZE),
     device: Annotated[str, typer.Option("--device", help="auto, cuda or cpu.")] = "cpu",
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
@@ -225,7 +226,7 @@ def compare(
     kv_heads: Annotated[Optional[str], typer.Option("--kv-heads", help="Head configurations of each model: 64,32,8,1 or all (every divisor of n_heads).")] = None,
     kv_dtype: DtypeOpt = "auto",
     engine: EngineOpt = "exact",
-    block_size: BlockOpt = "16",
+    block_size: BlockOpt = str(DEFAULT_BLOCK_SIZE),
     gpu: Annotated[Optional[str], typer.Option("--gpu", "-g", help="Add the decode speed bound on this GPU.")] = None,
     tp: TpOpt = None,
     catalog: CatalogOpt = None,
@@ -262,21 +263,21 @@ def table(
     kv_heads: Annotated[Optional[str], typer.Option("--kv-heads", help="Rebuild each model with these KV-head counts (default: as published).")] = None,
     tp: Annotated[str, typer.Option("--tp", help="Tensor-parallel sizes, comma-separated.")] = "1",
     engine: EngineOpt = "exact",
-    block_size: BlockOpt = "16",
+    block_size: BlockOpt = str(DEFAULT_BLOCK_SIZE),
     fmt: Annotated[str, typer.Option("--format", "-f", help="table (terminal, up to 10,000 rows), csv, json, markdown or yaml.")] = "table",
     output: OutputOpt = None,
 ) -> None:
     """The grid models x dtypes x KV heads x tp x seq x batch, one row each (see README for the columns)."""
-    from .grid import SCHEMA, TABLE_LIMIT, TEXT_COLUMNS, Grid, export, rows
+    from .grid import GRID_ENGINES, SCHEMA, TABLE_LIMIT, TEXT_COLUMNS, Grid, export, rows
     from .registry import load_model
-    from .report import Column, Report, check_choice, emit
+    from .report import FORMATS, Column, Report, check_choice, emit
     from .units import parse_size, parse_size_list
 
-    fmt = check_choice(fmt, ("table", "csv", "json", "markdown", "yaml"), "--format")
+    fmt = check_choice(fmt, FORMATS, "--format")
     grid = Grid([load_model(m) for m in models], parse_size_list(seq, "--seq"), parse_size_list(batch, "--batch"),
                 [d.strip() for d in kv_dtype.split(",") if d.strip()] or ["auto"],
                 parse_size_list(kv_heads, "--kv-heads") if kv_heads else None, parse_size_list(tp, "--tp"),
-                check_choice(engine, ("exact", "hf", "vllm"), "--engine"), parse_size(block_size, "--block-size"))
+                check_choice(engine, GRID_ENGINES, "--engine"), parse_size(block_size, "--block-size"))
     if fmt != "table":
         export(grid, fmt, str(output) if output else None)
         return
@@ -304,7 +305,7 @@ def fit(
     weights_bytes: WBytesOpt = None,
     util: UtilOpt = "0.9",
     reserve: ReserveOpt = "2GiB",
-    block_size: BlockOpt = "16",
+    block_size: BlockOpt = str(DEFAULT_BLOCK_SIZE),
     catalog: CatalogOpt = None,
     engine: Annotated[str, typer.Option("--engine", "-e", help="Runtime whose rules size the cache: vllm (paged blocks), hf or exact; --kv-memory is vllm's.")] = "vllm",
     kv_memory: Annotated[Optional[str], typer.Option("--kv-memory", help="vLLM's 'Available KV cache memory' per GPU (e.g. 4GiB): size its pool exactly, no --gpu needed.")] = None,
@@ -370,7 +371,7 @@ def plan(
     weights_bytes: WBytesOpt = None,
     util: UtilOpt = "0.9",
     reserve: ReserveOpt = "2GiB",
-    block_size: BlockOpt = "16",
+    block_size: BlockOpt = str(DEFAULT_BLOCK_SIZE),
     catalog: CatalogOpt = None,
     engine: Annotated[str, typer.Option("--engine", "-e", help="Runtime whose rules size the cache: vllm (paged blocks), hf or exact.")] = "vllm",
     fmt: FormatOpt = "table",
@@ -422,23 +423,18 @@ def chart(
     """KV bytes against context length: the model and its MHA / GQA / MQA rebuilds, as bars."""
     from .chart import chart_report, default_contexts, plot_png, render_bars
     from .registry import load_model
-    from .report import check_choice, emit
+    from .report import FORMATS, UNITS, check_choice, emit, stdout_console
     from .units import parse_size, parse_size_list
 
     cfg = load_model(model)
     seqs = parse_size_list(seq, "--seq") if seq else default_contexts(cfg)
-    fmt, units = check_choice(fmt, ("table", "json", "csv", "markdown", "yaml"), "--format"), check_choice(units, ("iec", "si"), "--units")
+    fmt, units = check_choice(fmt, FORMATS, "--format"), check_choice(units, UNITS, "--units")
     report, data = chart_report(cfg, seqs, parse_size(batch, "--batch"), kv_dtype, engine)
     if plot is not None:
         plot_png(str(plot), cfg, seqs, data, parse_size(batch, "--batch"))
         typer.echo(f"wrote {plot}", err=True)
     if fmt == "table" and output is None:
-        from rich.console import Console
-
-        console = Console()
-        if not console.is_terminal and "COLUMNS" not in __import__("os").environ:
-            console = Console(width=120)  # pipes and files: room for the bars
-        console.print(render_bars(report.title, seqs, data, units))
+        stdout_console(pipe_width=120).print(render_bars(report.title, seqs, data, units))  # pipes: room for the bars
         return
     emit(report, fmt, units, str(output) if output else None)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from .capacity import Setup, decode_bound, kv_heads_per_gpu, parallel_setup, weights
 from .errors import InputError, KvcalcError
-from .formulas import check_kv_heads, divisors, kv_cache, layout_name
+from .formulas import DEFAULT_BLOCK_SIZE, attention_kind, check_kv_heads, divisors, kv_cache, layout_name
 from .model import Model
 from .report import Column, Report
 
@@ -44,12 +44,12 @@ def parse_kv_heads(text: str | None, models: list[Model]) -> list[int] | None:
 
 def _layout(model: Model, heads: int | None) -> str:
     if heads is None and model.mla:
-        return "MLA"
+        return attention_kind(model)
     return layout_name(model, model.n_kv_heads if heads is None else heads)
 
 
 def compare_report(models: list[Model], seq_len: int, batch_size: int = 1, kv_dtype: str = "auto",
-                   engine: str = "exact", block_size: int = 16, kv_heads: list[int] | None = None,
+                   engine: str = "exact", block_size: int = DEFAULT_BLOCK_SIZE, kv_heads: list[int] | None = None,
                    setup: Setup | None = None) -> Report:
     """One row per model (as published), or per model and head count with --kv-heads."""
     rows: list[dict[str, Any]] = []

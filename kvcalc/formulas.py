@@ -257,6 +257,15 @@ def gqa_heads(model: Model) -> int | None:
     return min(inner, key=lambda d: (abs(model.n_heads // d - 8), -d))
 
 
+def attention_kind(model: Model) -> str:
+    """The model's own attention as published: MLA, MHA, MQA or GQA."""
+    if model.mla:
+        return "MLA"
+    if model.n_kv_heads == model.n_heads:
+        return "MHA"
+    return "MQA" if model.n_kv_heads == 1 else "GQA"
+
+
 def layout_name(model: Model, n_kv_heads: int) -> str:
     """MHA, MQA or GQA-<n> for `model` rebuilt with n_kv_heads KV heads."""
     if n_kv_heads == model.n_heads:

@@ -15,8 +15,11 @@ from typing import IO, Any, Callable, Iterator
 
 from .capacity import kv_heads_per_gpu, stage_model
 from .errors import InputError
-from .formulas import check_kv_heads, kv_cache, layout_name
+from .engines import ENGINES
+from .formulas import DEFAULT_BLOCK_SIZE, check_kv_heads, kv_cache, layout_name
 from .model import Model
+
+GRID_ENGINES = tuple(e for e in ENGINES if e != "llama.cpp")  # llama.cpp sizes slots of -c, not a batch grid
 
 SCHEMA = (
     "model",  # kvcalc name
@@ -46,7 +49,7 @@ class Grid:
     kv_heads: list[int] | None  # None: each model as published
     tps: list[int]
     engine: str = "exact"
-    block_size: int = 16
+    block_size: int = DEFAULT_BLOCK_SIZE
 
     @property
     def n_rows(self) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 from .dtypes import resolve
 from .errors import MeasureError
 from .derive import Layers, derive
-from .formulas import KVCache, kv_cache
+from .formulas import DEFAULT_BLOCK_SIZE, KVCache, kv_cache
 from .model import Model
 from .report import Column, Report
 from .attention import DecodeStep, decode_step
@@ -131,7 +131,7 @@ def _engine_opts(engine: Any, block_size: int) -> tuple[str, Any]:
 
 
 def measure(model: Model, seq_len: int, batch_size: int = 1, kv_dtype: str = "auto", engine: Any = "exact",
-            block_size: int = 16, device: str = "auto", v_dtype: str | None = None) -> dict[str, Any]:
+            block_size: int = DEFAULT_BLOCK_SIZE, device: str = "auto", v_dtype: str | None = None) -> dict[str, Any]:
     """Allocate the cache (zeros, so pages are committed), measure, free. A dict of results.
 
     What is allocated never comes from the formula: with transformers installed and the hf

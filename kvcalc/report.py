@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from .model import Model
 from .errors import InputError
-from .formulas import KVCache, kv_cache, variants
+from .formulas import DEFAULT_BLOCK_SIZE, KVCache, attention_kind, kv_cache, variants
 from .units import human_bytes, human_rate, percent, saving
 
 FORMATS = ("table", "json", "csv", "markdown", "yaml")
@@ -95,7 +95,7 @@ def calc_report(
     batch_size: int = 1,
     kv_dtype: str = "auto",
     engine: Any = "exact",
-    block_size: int = 16,
+    block_size: int = DEFAULT_BLOCK_SIZE,
     v_dtype: str | None = None,
 ) -> Report:
     """The model as published beside its MHA / GQA / MQA rebuilds (engine: a name or an
@@ -104,8 +104,7 @@ def calc_report(
                     v_dtype=v_dtype)
     published, mha = rows[0], rows[1]
     vrows = [_variant_row(c, mha, model.n_heads) for c in rows]
-    kind = "MLA" if model.mla else next((lay for lay, h in ((r["layout"], r["n_kv_heads"]) for r in vrows[1:])
-                                          if h == model.n_kv_heads), "GQA")
+    kind = attention_kind(model)
     vrows[0]["layout"] = "model"
     display = [dict(r, layout=f"{model.name} ({kind})" if r["layout"] == "model" else r["layout"]) for r in vrows]
     for r in display:
@@ -370,6 +369,19 @@ def render_text(report: Report, fmt: str, units: str, width: int = 120) -> str:
     return buf.getvalue()
 
 
+def stdout_console(pipe_width: int = 200) -> Any:
+    """The console tables print on: the terminal's width, or COLUMNS; pipes and files get
+    pipe_width, so that no number is ever cut (the one console-width rule of kvcalc)."""
+    import os
+
+    from rich.console import Console
+
+    console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(width=pipe_width)
+    return console
+
+
 def emit(report: Report, fmt: str = "table", units: str = "iec", output: str | None = None) -> None:
     """Print the report to stdout, or write it whole to output."""
     fmt = check_choice(fmt, FORMATS, "--format")
@@ -380,12 +392,7 @@ def emit(report: Report, fmt: str = "table", units: str = "iec", output: str | N
         write_atomic(output, render_text(report, fmt, units))
         return
     if fmt == "table":
-        from rich.console import Console
-
-        console = Console()
-        if not console.is_terminal and "COLUMNS" not in __import__("os").environ:
-            console = Console(width=200)  # pipes and files: never truncate a number
-        console.print(to_table(report, units))
+        stdout_console().print(to_table(report, units))
         return
     import sys
 

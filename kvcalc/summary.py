@@ -8,7 +8,7 @@ from typing import Iterable
 
 from .config import to_yaml
 from .model import LAYER_KINDS, Model
-from .formulas import kv_cache
+from .formulas import attention_kind, kv_cache
 from .report import Column, Report, check_choice
 
 LIST_COLUMNS = [
@@ -26,7 +26,7 @@ LIST_COLUMNS = [
 
 def layout_summary(model: Model) -> str:
     """'GQA', 'MLA', 'MQA', 'MHA', with windows and attention-free layers: 'GQA, 29 sliding (1024) + 5 full'."""
-    kind = "MLA" if model.mla else "MQA" if model.n_kv_heads == 1 else "MHA" if model.n_kv_heads == model.n_heads else "GQA"
+    kind = attention_kind(model)
     kinds = model.layer_kinds
     if set(kinds) <= {"F", "M"}:
         return kind

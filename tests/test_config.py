@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from kvcalc.config import MLAConfig, ModelConfig, MoEConfig, Source, load_yaml, validate
+from kvcalc.config import MLAConfig, ModelConfig, MoEConfig, Source, SSMConfig, load_yaml, validate
 from kvcalc.errors import ConfigError
-from kvcalc.model import MLA, Model, MoE
+from kvcalc.model import MLA, SSM, Model, MoE
 from kvcalc.model import Source as SourceData
 
 GOOD = """\
@@ -89,11 +89,21 @@ def test_yaml_is_safe_loaded(tmp_path):
 
 @pytest.mark.parametrize(
     "schema, data",
-    [(ModelConfig, Model), (MLAConfig, MLA), (MoEConfig, MoE), (Source, SourceData)],
+    [(ModelConfig, Model), (MLAConfig, MLA), (MoEConfig, MoE), (SSMConfig, SSM), (Source, SourceData)],
 )
 def test_schema_and_runtime_fields_agree(schema, data):
-    runtime = [f.name for f in dataclasses.fields(data) if f.init]
+    """One definition per fact: the strict schema and the runtime dataclass have the same fields,
+    the same defaults and the same required fields (types are checked by validating every
+    shipped config and building it both ways, tests/test_configs.py)."""
+    runtime = {f.name: f for f in dataclasses.fields(data) if f.init}
     assert set(schema.model_fields) == set(runtime)
+    for name, field in schema.model_fields.items():
+        f = runtime[name]
+        has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        assert field.is_required() == (not has_default), name
+        if not field.is_required():
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            assert (list(default) if isinstance(default, tuple) else default) == field.default, name
 
 
 def test_validate_returns_runtime_model():

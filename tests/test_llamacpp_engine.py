@@ -97,3 +97,10 @@ def test_what_llama_cpp_refuses(run_cli):
     assert code == 2 and "--parallel" in err
     code, _, err = run_cli("llama3-8b", "--seq", "4k", "-np", "2")
     assert code == 2 and "add --engine llama.cpp" in err
+
+
+def test_k_and_v_types_apart():
+    c = kv_cache(load_model("llama3-8b"), 4096, kv_dtype="q8_0", v_dtype="f16", engine=ONE_SLOT)
+    # 32 layers x 4,096 cells x 8 KV heads x 128: K at 34/32 B an element, V at 2 B
+    assert c.k_bytes == 32 * 4096 * 8 * 128 * 34 // 32 and c.v_bytes == 32 * 4096 * 8 * 128 * 2
+    assert (c.kv_dtype, c.v_dtype) == ("q8_0", "fp16")

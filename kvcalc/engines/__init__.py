@@ -16,10 +16,9 @@ from ..errors import InputError
 from .exact import Engine, Shape, StateTensor
 from .llamacpp import LlamaCpp
 from .transformers import Transformers
-from .vllm import Vllm
+from .vllm import DEFAULT_BLOCK_SIZE, Vllm
 
 ENGINES = ("exact", "hf", "vllm", "llama.cpp")
-DEFAULT_BLOCK_SIZE = 16
 
 
 def get_engine(name: "str | Engine", block_size: int = DEFAULT_BLOCK_SIZE) -> Engine:

@@ -32,6 +32,7 @@ from ..model import FULL, MLA_KIND, SLIDING, Model
 from .exact import Engine, StateTensor
 
 VLLM_VERSION = "0.32.0"
+DEFAULT_BLOCK_SIZE = 16  # vLLM's --block-size on GPUs (FlashAttention); kvcalc.engines re-exports it
 DEFAULT_MAX_NUM_BATCHED_TOKENS = 8192  # `vllm serve` on an H100 / H200 (EngineArgs' defaults by device)
 DEFAULT_CONCURRENT_BATCHES = 2  # async scheduling, on by default: two batches in flight
 
@@ -45,7 +46,7 @@ class Vllm(Engine):
     name = "vllm"
     runtime = "vLLM"
     version: Optional[str] = VLLM_VERSION
-    block_size: int = 16  # type: ignore[assignment]  # a field here, a property on Engine
+    block_size: int = DEFAULT_BLOCK_SIZE  # type: ignore[assignment]  # a field here, a property on Engine
     max_num_batched_tokens: int = DEFAULT_MAX_NUM_BATCHED_TOKENS
     max_concurrent_batches: int = DEFAULT_CONCURRENT_BATCHES
 

@@ -1,0 +1,115 @@
+"""Mutation check: single-token edits to the sizing rules (formulas, engines, dtypes, capacity, the
+config.json and GGUF mappers); each must make the test suite fail. Prints every mutation with
+caught / SURVIVED, and exits 1 if any survived.
+
+    python bench/mutations.py [--only SUBSTRING] [--timeout 600]
+
+It edits the working tree one file at a time and always restores it; run it on a clean tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# (file, text, replacement, what the rule is)
+MUTATIONS = [
+    ("kvcalc/formulas.py", "k_bytes_per_token=shape.k_heads * (k_data + k_scale)", "k_bytes_per_token=shape.k_heads * k_data", "K scales counted"),
+    ("kvcalc/formulas.py", "return self.n_layers * self.tokens * self.bytes_per_token", "return self.tokens * self.bytes_per_token", "layers multiply"),
+    ("kvcalc/formulas.py", "return self.batch_size * self.state.bytes_per_sequence if self.state else 0", "return self.state.bytes_per_sequence if self.state else 0", "state per sequence"),
+    ("kvcalc/formulas.py", "for kind in (SLIDING, FULL, MLA_KIND, NONE, RECURRENT):", "for kind in (FULL, MLA_KIND, NONE, RECURRENT):", "sliding layers summed"),
+    ("kvcalc/formulas.py", "rows.append((t.name, t.shape, dtype.name, t.elements * dtype.bits // 8))", "rows.append((t.name, t.shape, dtype.name, t.elements * 2))", "state dtype width"),
+    ("kvcalc/formulas.py", "v_data, v_scale = vtype.vector_bytes(shape.v_dim)", "v_data, v_scale = dtype.vector_bytes(shape.v_dim)", "V's own type"),
+    ("kvcalc/engines/exact.py", "            return min(seq_len, window)\n", "            return seq_len\n", "exact: sliding window cap"),
+    ("kvcalc/engines/exact.py", 'return Shape("mla", 1, model.mla.latent_dim, 0, 0)', 'return Shape("mla", 1, model.mla.kv_lora_rank, 0, 0)', "exact: MLA latent dims"),
+    ("kvcalc/engines/exact.py", 'StateTensor("conv", (s.conv_channels, s.d_conv - 1), None)', 'StateTensor("conv", (s.conv_channels, s.d_conv), None)', "exact: conv window"),
+    ("kvcalc/engines/exact.py", 'StateTensor("ssm", (s.d_inner, s.d_state), "fp32")', 'StateTensor("ssm", (s.d_inner, s.d_state), None)', "exact: SSM state in fp32"),
+    ("kvcalc/engines/transformers.py", "return min(seq_len, window - 1)", "return min(seq_len, window)", "hf: window - 1"),
+    ("kvcalc/engines/transformers.py", "        if kind == SLIDING:  # the view sits on the whole prefill until the next step\n            return seq_len", "        if kind == SLIDING:  # the view sits on the whole prefill until the next step\n            return min(seq_len, window)", "hf: prefill peak"),
+    ("kvcalc/engines/transformers.py", "return model.family == \"falcon\" and 1 < model.n_kv_heads < model.n_heads", "return False", "hf: Falcon expansion"),
+    ("kvcalc/engines/transformers.py", 'return Shape("mla", 1, model.mla.kv_lora_rank, 1, model.mla.qk_rope_head_dim)', 'return Shape("mla", model.n_heads, model.mla.kv_lora_rank, 1, model.mla.qk_rope_head_dim)', "hf: MLA latent"),
+    ("kvcalc/engines/transformers.py", 'StateTensor("conv", (s.conv_channels, s.d_conv), None)', 'StateTensor("conv", (s.conv_channels, s.d_conv - 1), None)', "hf: conv window"),
+    ("kvcalc/engines/vllm.py", "return cdiv(min(window - 1 + self.in_flight_tokens, max_len), self.block_size) + 1", "return cdiv(min(window + self.in_flight_tokens, max_len), self.block_size) + 1", "vllm: window - 1"),
+    ("kvcalc/engines/vllm.py", "return cdiv(min(window - 1 + self.in_flight_tokens, max_len), self.block_size) + 1", "return cdiv(min(window - 1 + self.in_flight_tokens, max_len), self.block_size)", "vllm: + 1 block"),
+    ("kvcalc/engines/vllm.py", "return cdiv(min(window - 1 + self.in_flight_tokens, max_len), self.block_size) + 1", "return cdiv(min(window - 1, max_len), self.block_size) + 1", "vllm: tokens in flight"),
+    ("kvcalc/engines/vllm.py", "return self.blocks_per_request + 1 <= self.num_blocks", "return self.blocks_per_request <= self.num_blocks", "vllm: null block"),
+    ("kvcalc/engines/vllm.py", "if max(sizes) < min(sizes) * 1.5:", "if max(sizes) < min(sizes) * 1:", "vllm: group size heuristic"),
+    ("kvcalc/engines/vllm.py", 'return "bf16" if model.dtype == "fp32" else model.dtype', "return model.dtype", "vllm: fp32 served in bf16"),
+    ("kvcalc/engines/vllm.py", "DEFAULT_CONCURRENT_BATCHES = 2", "DEFAULT_CONCURRENT_BATCHES = 1", "vllm: async scheduling"),
+    ("kvcalc/engines/vllm.py", "k_heads = shape.k_heads if latent else max(1, shape.k_heads // tp)", "k_heads = shape.k_heads if latent else shape.k_heads // tp or 2", "vllm: TP replication"),
+    ("kvcalc/engines/vllm.py", "            layers = len(range(i, n, k))", "            layers = group_size", "vllm: layers[i::k] groups"),
+    ("kvcalc/engines/llamacpp.py", "CELL_PAD = 256", "CELL_PAD = 128", "llama.cpp: cell padding"),
+    ("kvcalc/engines/llamacpp.py", "window * (self.n_parallel if self.kv_unified else 1) + self.n_ubatch", "window * (self.n_parallel if self.kv_unified else 1)", "llama.cpp: SWA + n_ubatch"),
+    ("kvcalc/engines/llamacpp.py", "window * (self.n_parallel if self.kv_unified else 1) + self.n_ubatch", "window + self.n_ubatch", "llama.cpp: SWA x slots when unified"),
+    ("kvcalc/engines/llamacpp.py", "per = pad(n_ctx // self.n_parallel)", "per = n_ctx // self.n_parallel", "llama.cpp: per-stream padding"),
+    ("kvcalc/engines/llamacpp.py", 'SWA_FAMILIES = ("gemma2", "gemma3_text", "gpt_oss")', 'SWA_FAMILIES = ("gemma2", "gpt_oss")', "llama.cpp: gemma3 SWA"),
+    ("kvcalc/engines/llamacpp.py", "s, slots = model.ssm, max(1, self.n_parallel)", "s, slots = model.ssm, 1", "llama.cpp: state per slot"),
+    ("kvcalc/engines/llamacpp.py", 'return Shape("mla", 1, model.mla.latent_dim, 0, 0)', 'return Shape("mla", 1, model.mla.latent_dim, 1, model.mla.kv_lora_rank)', "llama.cpp: MLA without V"),
+    ("kvcalc/dtypes.py", 'KVDType("fp8_e4m3", 8,', 'KVDType("fp8_e4m3", 16,', "dtype: fp8_e4m3 bits"),
+    ("kvcalc/dtypes.py", 'KVDType("q8_0", 8, scale_bytes=2, group_size=32', 'KVDType("q8_0", 8, scale_bytes=0, group_size=32', "dtype: q8_0 scales"),
+    ("kvcalc/dtypes.py", '"int4", 4, scale_bytes=4, group_size=64,', '"int4", 4, scale_bytes=4, group_size=32,', "dtype: int4 group"),
+    ("kvcalc/dtypes.py", '"nvfp4", 4, scale_bytes=1, group_size=16,', '"nvfp4", 4, scale_bytes=2, group_size=16,', "dtype: nvfp4 scale"),
+    ("kvcalc/dtypes.py", 'KVDType("q5_1", 5, scale_bytes=4, group_size=32', 'KVDType("q5_1", 5, scale_bytes=2, group_size=32', "dtype: q5_1 scale and min"),
+    ("kvcalc/capacity.py", "    return max(1, n_kv_heads // tp)", "    return n_kv_heads // tp", "capacity: KV head replication"),
+    ("kvcalc/capacity.py", "n += params.final_norm + (params.head or (params.embedding if setup.pp > 1 else 0))", "n += params.final_norm + params.head", "capacity: tied head on the last stage"),
+    ("kvcalc/capacity.py", "return math.floor(self.gpu.memory_bytes * self.gpu_memory_utilization)", "return self.gpu.memory_bytes", "capacity: utilization"),
+    ("kvcalc/capacity.py", "        size = base + (i < extra)", "        size = base + (i >= extra)", "capacity: stage sizes"),
+    ("kvcalc/capacity.py", "    return [stage_cache(model, s, setup, seq_len, 1, n_kv_heads).cache_bytes for s in w.stages]", "    return [stage_cache(model, s, setup, seq_len, 1, n_kv_heads).total_bytes for s in w.stages]", "capacity: state per sequence"),
+    ("kvcalc/hf.py", 'return "SF", r.int("sliding_window")', 'return "FS", r.int("sliding_window")', "hf mapper: gemma-2 pattern"),
+    ("kvcalc/hf.py", 'return "S" * (period - 1) + "F", r.int("sliding_window")', 'return "S" * period + "F", r.int("sliding_window")', "hf mapper: gemma-3 pattern"),
+    ("kvcalc/hf.py", 'NEMOTRON_LETTERS = {"M": "R", "*": "F", "-": "N", "E": "N"}', 'NEMOTRON_LETTERS = {"M": "N", "*": "F", "-": "N", "E": "N"}', "hf mapper: Nemotron Mamba layers"),
+    ("kvcalc/hf.py", '"d_inner": r.int("mamba_expand") * hidden', '"d_inner": hidden', "hf mapper: Jamba d_inner"),
+    ("kvcalc/hf.py", 'return r.int("num_kv_heads", "n_head_kv", default=n_heads)', "return 1", "hf mapper: Falcon new decoder KV heads"),
+    ("kvcalc/hf.py", "first = r.int(\"max_window_layers\", default=n_layers)", "first = 0", "hf mapper: Qwen max_window_layers"),
+    ("kvcalc/gguf.py", "return [n > 0 and i % n < n - 1 for i in range(n_layers)], int(window)", "return [n > 0 and i % n < n for i in range(n_layers)], int(window)", "gguf: SWA pattern"),
+    ("kvcalc/gguf.py", '"qk_nope_head_dim": k_mla - rope', '"qk_nope_head_dim": k_mla', "gguf: MLA nope dims"),
+    ("kvcalc/gguf.py", "recurrent = ssm is not None and (m.arch != \"nemotron_h\" or ff[i] == 0)", "recurrent = False", "gguf: Mamba layers"),
+    ("kvcalc/gguf.py", 'weights = sum(int(t.n_bytes) for t in reader.tensors)', 'weights = sum(int(t.n_elements) for t in reader.tensors)', "gguf: weights from the tensor table"),
+]
+
+
+def run_suite(timeout: int) -> bool:
+    """True when the suite fails (the mutation is caught)."""
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "tests"]
+    try:
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return True
+    return done.returncode != 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", default="")
+    ap.add_argument("--timeout", type=int, default=600)
+    args = ap.parse_args()
+    todo = [m for m in MUTATIONS if args.only in m[0] or args.only in m[3]]
+    survivors = []
+    for path, old, new, what in todo:
+        file = ROOT / path
+        text = file.read_text()
+        if text.count(old) != 1:
+            print(f"  STALE     {path}: {what} (its text is not found exactly once)")
+            survivors.append(what)
+            continue
+        start = time.perf_counter()
+        try:
+            file.write_text(text.replace(old, new))
+            caught = run_suite(args.timeout)
+        finally:
+            file.write_text(text)
+        print(f"  {'caught  ' if caught else 'SURVIVED'}  {path}: {what} ({time.perf_counter() - start:.0f} s)", flush=True)
+        if not caught:
+            survivors.append(what)
+    print(f"{len(todo)} mutations, {len(todo) - len(survivors)} caught, {len(survivors)} survived"
+          + (f": {', '.join(survivors)}" if survivors else ""))
+    return 1 if survivors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
