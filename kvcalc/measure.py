@@ -134,16 +134,17 @@ def measure(model: Model, seq_len: int, batch_size: int = 1, kv_dtype: str = "au
             block_size: int = DEFAULT_BLOCK_SIZE, device: str = "auto", v_dtype: str | None = None) -> dict[str, Any]:
     """Allocate the cache (zeros, so pages are committed), measure, free. A dict of results.
 
-    What is allocated never comes from the formula: with transformers installed and the hf
-    engine, transformers' own cache layers keep what the attention layers produce for seq_len
-    tokens (path "transformers"); otherwise kvcalc.derive re-derives the tensors from the config
-    (path "re-derivation"). The formula is only what the result is compared with."""
+    What is allocated never comes from the formula: with the runtime installed, its own cache
+    code decides (hf: transformers' cache layers keep what the attention layers produce for
+    seq_len tokens; vllm: vLLM's KV-cache specs give the page and the blocks a request holds);
+    otherwise kvcalc.derive re-derives the tensors from the config (path "re-derivation"). The
+    formula is only what the result is compared with."""
     torch = _torch()
     dev = pick_device(torch, device)
     cache = kv_cache(model, seq_len, batch_size, kv_dtype=kv_dtype, engine=engine, block_size=block_size,
                      v_dtype=v_dtype)
     name, opts = _engine_opts(engine, block_size)
-    runtime = _hf_runtime(model, cache) if name == "hf" else None
+    runtime = _hf_runtime(model, cache) if name == "hf" else _vllm_runtime(model, cache, opts) if name == "vllm" else None
 
     def derived(b: int) -> list[Layers]:
         return derive(model, seq_len, b, name, opts, kv_dtype, v_dtype)
@@ -159,13 +160,13 @@ def measure(model: Model, seq_len: int, batch_size: int = 1, kv_dtype: str = "au
     tensors: list[list[Any]] = []
     formula = cache.cache_bytes
     result: dict[str, Any] = {"device": dev, "formula_bytes": formula, "kv_dtype": cache.kv_dtype,
-                              "engine": cache.engine, "path": "transformers " + runtime.version if runtime else "re-derivation"}
+                              "engine": cache.engine, "path": runtime.label if runtime else "re-derivation"}
     try:
         storage = raw = 0
         for group in derived(p.batch):
             n = group.count if p.all_layers else 1
             if runtime is not None:
-                layers = [runtime.layer(torch, group, dev) for _ in range(n)]
+                layers = [runtime.layer(torch, group, dev, p.batch) for _ in range(n)]
             else:
                 layers = [_allocate(torch, group, dev) for _ in range(n)]
             tensors.extend(layers)
@@ -209,7 +210,11 @@ class _HFRuntime:
     window: int | None
     seq_len: int
 
-    def layer(self, torch: Any, group: Layers, device: str) -> list[Any]:
+    @property
+    def label(self) -> str:
+        return f"transformers {self.version}"
+
+    def layer(self, torch: Any, group: Layers, device: str, batch: int) -> list[Any]:
         """Feed one layer what its attention (or Mamba mixer) produces for all seq_len tokens (the
         heads and dims kvcalc.derive reads from the config), and return what transformers keeps."""
         cu = self.cache_utils
@@ -227,6 +232,48 @@ class _HFRuntime:
             return []
         layer.update(*produced)
         return [layer.keys, layer.values]
+
+
+@dataclass(frozen=True)
+class _VllmRuntime:
+    """vLLM's own KV-cache specs: the page of block_size tokens, and the blocks a request holds."""
+
+    kv: Any  # vllm.v1.kv_cache_interface
+    version: str
+    window: int | None
+    seq_len: int
+    opts: Any  # the Vllm engine: block size, tokens in flight
+
+    @property
+    def label(self) -> str:
+        return f"vLLM {self.version}"
+
+    def layer(self, torch: Any, group: Layers, device: str, batch: int) -> list[Any]:
+        """One layer's pages for the batch: vLLM's page size x the blocks vLLM holds a request."""
+        k = group.tensors[0]  # [blocks, block_size, heads, dim] as kvcalc.derive reads the config
+        dtype = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}.get(k.dtype, torch.uint8)
+        common = {"block_size": self.opts.block_size, "num_kv_heads": k.shape[2], "head_size": k.shape[3], "dtype": dtype}
+        full_blocks = -(-self.seq_len // self.opts.block_size)
+        if group.kind == "sliding":
+            spec = self.kv.SlidingWindowSpec(sliding_window=self.window, **common)
+            blocks = min(full_blocks, spec.max_admission_blocks_per_request(self.opts.in_flight_tokens, self.seq_len))
+        else:
+            spec = (self.kv.MLAAttentionSpec if group.kind == "mla" else self.kv.FullAttentionSpec)(**common)
+            blocks = full_blocks
+        return [torch.zeros(batch * blocks * spec.page_size_bytes, dtype=torch.uint8, device=device)]
+
+
+def _vllm_runtime(model: Model, cache: KVCache, opts: Any) -> Any:
+    """vLLM's KV-cache specs when vLLM is installed, the cache is in a dtype vLLM pages and the
+    model has no Mamba layer; None otherwise (measure then re-derives)."""
+    if cache.kv_dtype not in ("fp16", "bf16", "fp32", "fp8", "fp8_e4m3") or cache.state is not None:
+        return None
+    try:
+        import vllm
+        from vllm.v1 import kv_cache_interface
+    except Exception:  # noqa: BLE001 - absent or broken: the re-derivation path
+        return None
+    return _VllmRuntime(kv_cache_interface, vllm.__version__, model.sliding_window, cache.seq_len, opts)
 
 
 def _hf_runtime(model: Model, cache: KVCache) -> Any:
