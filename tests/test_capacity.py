@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from kvcalc import capacity as c
@@ -144,3 +146,11 @@ def test_a_tied_lm_head_gets_its_own_copy_on_the_last_stage():
     assert [st.weights_bytes_per_gpu for st in w.stages] == [(8 * layer + embedding) * 2, (8 * layer + 2048 + embedding) * 2]
     one = c.weights(m, c.make_setup(m, H100))  # one stage: the tied head is not counted twice
     assert one.stages[0].weights_bytes_per_gpu == (16 * layer + embedding + 2048) * 2
+
+
+def test_a_sequence_on_a_hybrid_carries_its_recurrent_state(run_cli):
+    _, out, _ = run_cli("fit", "jamba", "--gpu", "h100-80gb", "--seq", "4096", "--weights-bytes", "104GB", "-f", "json")
+    row = json.loads(out)["layouts"][0]
+    kv = 4 * 4096 * 2 * 8 * 128 * 2  # 4 attention layers x 4,096 tokens (256 whole blocks) x K+V x 8 x 128 x bf16
+    state = 28 * (3 * 8192 * 2 + 8192 * 16 * 2)  # vLLM: conv (4 - 1) x 8192 + SSM 8192 x 16, in bf16
+    assert row["seq_bytes_per_gpu"] == kv + state

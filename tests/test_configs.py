@@ -26,7 +26,7 @@ REQUIRED = [
     "gpt-oss-20b",
 ]
 COMPARED = ["n_layers", "n_heads", "n_kv_heads", "head_dim", "hidden_size", "intermediate_size", "vocab_size",
-            "tie_embeddings", "dtype", "max_context", "sliding_window", "layer_kinds", "mla", "moe", "family"]
+            "tie_embeddings", "dtype", "max_context", "sliding_window", "layer_kinds", "mla", "moe", "ssm", "family"]
 
 
 def fixture_of(path: Path) -> Path:
