@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from ..model import FULL, LAYER_KINDS, MLA_KIND, NONE, RECURRENT, SLIDING, Model
+from ..model import FULL, LAYER_KINDS, MLA_KIND, NONE, RECURRENT, SLIDING, SSM, Model
 
 
 @dataclass(frozen=True)
@@ -107,9 +107,10 @@ class Engine:
 
     def state(self, model: Model) -> tuple[StateTensor, ...]:
         """The recurrent state one Mamba layer keeps per sequence (empty without Mamba layers)."""
-        if model.ssm is None:
-            return ()
-        s = model.ssm
+        return () if model.ssm is None else self.state_tensors(model.ssm)
+
+    def state_tensors(self, s: SSM) -> tuple[StateTensor, ...]:
+        """A Mamba layer's state tensors, per sequence."""
         return (StateTensor("conv", (s.conv_channels, s.d_conv - 1), None),
                 StateTensor("ssm", (s.d_inner, s.d_state), "fp32"))
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..errors import InputError
-from ..model import FULL, MLA_KIND, RECURRENT, SLIDING, Model
-from .exact import Engine, Shape, StateTensor
+from ..model import FULL, MLA_KIND, RECURRENT, SLIDING, SSM, Model
+from .exact import Engine, StateTensor
 
 LLAMA_CPP_VERSION = "0c1e57098 (llama-cpp-python 0.3.36)"
 CELL_PAD = 256
@@ -93,14 +93,8 @@ class LlamaCpp(Engine):
             return self.cells_per_stream(seq_len) * self.streams()
         return super().tokens(kind, seq_len, window)
 
-    def mla_shape(self, model: Model) -> Shape:
-        assert model.mla is not None
-        return Shape("mla", 1, model.mla.latent_dim, 0, 0)
-
-    def state(self, model: Model) -> tuple[StateTensor, ...]:
-        if model.ssm is None:
-            return ()
-        s, slots = model.ssm, max(1, self.n_parallel)
+    def state_tensors(self, s: SSM) -> tuple[StateTensor, ...]:
+        slots = max(1, self.n_parallel)  # one state a sequence slot
         return (StateTensor("r", (slots, (s.d_conv - 1) * s.conv_channels), "fp32"),
                 StateTensor("s", (slots, s.d_inner * s.d_state), "fp32"))
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from ..model import SLIDING, Model
+from ..model import SLIDING, SSM, Model
 from .exact import Engine, Shape, StateTensor
 
 TRANSFORMERS_VERSION = "5.23.0"
@@ -59,10 +59,7 @@ class Transformers(Engine):
         assert model.mla is not None
         return Shape("mla", 1, model.mla.kv_lora_rank, 1, model.mla.qk_rope_head_dim)
 
-    def state(self, model: Model) -> tuple[StateTensor, ...]:
-        if model.ssm is None:
-            return ()
-        s = model.ssm
+    def state_tensors(self, s: SSM) -> tuple[StateTensor, ...]:
         return (StateTensor("conv", (s.conv_channels, s.d_conv), None),
                 StateTensor("ssm", (s.d_inner, s.d_state), "fp32"))
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from ..model import FULL, MLA_KIND, SLIDING, Model
+from ..model import FULL, MLA_KIND, SLIDING, SSM, Model
 from .exact import Engine, StateTensor
 
 VLLM_VERSION = "0.32.0"
@@ -72,10 +72,7 @@ class Vllm(Engine):
             return cdiv(seq_len, self.block_size) * self.block_size
         return super().tokens(kind, seq_len, window)
 
-    def state(self, model: Model) -> tuple[StateTensor, ...]:
-        if model.ssm is None:
-            return ()
-        s = model.ssm
+    def state_tensors(self, s: SSM) -> tuple[StateTensor, ...]:
         return (StateTensor("conv", (s.d_conv - 1, s.conv_channels), None),
                 StateTensor("ssm", (s.d_inner, s.d_state), None))
 
