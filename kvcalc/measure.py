@@ -13,6 +13,7 @@ from typing import Any
 from .dtypes import resolve
 from .errors import MeasureError
 from .derive import Layers, derive
+from .engines import get_engine
 from .formulas import DEFAULT_BLOCK_SIZE, KVCache, kv_cache
 from .model import Model
 from .report import Column, Report
@@ -123,13 +124,6 @@ def _allocate(torch: Any, group: Layers, device: str) -> list[Any]:
     return out
 
 
-def _engine_opts(engine: Any, block_size: int) -> tuple[str, Any]:
-    from .engines import get_engine
-
-    eng = get_engine(engine, block_size)
-    return eng.name, eng
-
-
 def measure(model: Model, seq_len: int, batch_size: int = 1, kv_dtype: str = "auto", engine: Any = "exact",
             block_size: int = DEFAULT_BLOCK_SIZE, device: str = "auto", v_dtype: str | None = None) -> dict[str, Any]:
     """Allocate the cache (zeros, so pages are committed), measure, free. A dict of results.
@@ -143,7 +137,8 @@ def measure(model: Model, seq_len: int, batch_size: int = 1, kv_dtype: str = "au
     dev = pick_device(torch, device)
     cache = kv_cache(model, seq_len, batch_size, kv_dtype=kv_dtype, engine=engine, block_size=block_size,
                      v_dtype=v_dtype)
-    name, opts = _engine_opts(engine, block_size)
+    opts = get_engine(engine, block_size)
+    name = opts.name
     runtime = _hf_runtime(model, cache) if name == "hf" else _vllm_runtime(model, cache, opts) if name == "vllm" else None
 
     def derived(b: int) -> list[Layers]:
@@ -174,7 +169,7 @@ def measure(model: Model, seq_len: int, batch_size: int = 1, kv_dtype: str = "au
             raw += sum(t.untyped_storage().nbytes() for layer in layers for t in layer)
             # identical layers and sequences: scale exactly back to every layer and the batch
             storage += group_bytes // n * group.count * (batch_size // p.batch)
-        allocated_layers = sum(len(x) and 1 for x in tensors)
+        allocated_layers = len(tensors)
         result["measured_bytes"] = storage
         if dev == "cuda":
             torch.cuda.synchronize()
@@ -228,8 +223,6 @@ class _HFRuntime:
         layer = cu.DynamicSlidingWindowLayer(sliding_window=self.window) if group.kind == "sliding" else cu.DynamicLayer()
         produced = [torch.zeros(t.shape[0], t.shape[1], self.seq_len, t.shape[3], dtype=_native(torch, t.dtype), device=device)
                     for t in group.tensors]
-        if len(produced) == 1:  # a K-only latent: transformers always caches a K and a V
-            return []
         layer.update(*produced)
         return [layer.keys, layer.values]
 
