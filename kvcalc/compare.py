@@ -15,12 +15,12 @@ COLUMNS = [
     Column("model", "Model"),
     Column("layout", "Layout"),
     Column("n_kv_heads", "KV heads", "int"),
-    Column("q_heads_per_kv_head", "Group", "int"),
-    Column("bytes_per_token", "Bytes/token", "int"),
+    Column("q_heads_per_kv_head", "Group", "int", optional=True),
+    Column("bytes_per_token", "Bytes/token", "int", optional=True),
     Column("kv_cache_bytes", "KV cache (B)", "int"),
     Column("kv_cache_human", "KV cache", "bytes"),
     Column("ratio_vs_mha", "Share of MHA", "ratio"),
-    Column("saving", "Saving vs MHA", "saving"),
+    Column("saving", "Saving vs MHA", "saving", optional=True),
 ]
 GPU_COLUMNS = [Column("fits", "Fits"), Column("decode_tokens_per_s", "Decode <= tok/s", "tps")]
 

@@ -19,11 +19,11 @@ from .units import human_bytes, human_rate
 FIT_COLUMNS = [
     Column("layout", "Layout"),
     Column("n_kv_heads", "KV heads", "int"),
-    Column("kv_heads_per_gpu", "per GPU", "int"),
-    Column("bytes_per_token_per_gpu", "Bytes/token/GPU", "int"),
+    Column("kv_heads_per_gpu", "per GPU", "int", optional=True),
+    Column("bytes_per_token_per_gpu", "Bytes/token/GPU", "int", optional=True),
     Column("num_blocks_per_gpu", "Blocks/GPU", "int"),
     Column("max_seqs", "Max seqs", "int"),
-    Column("max_seqs_vs_mha", "vs MHA", "factor"),
+    Column("max_seqs_vs_mha", "vs MHA", "factor", optional=True),
     Column("max_context", "Max context", "int"),
     Column("decode_tokens_per_s", "Decode <= tok/s", "tps"),
 ]
@@ -153,9 +153,9 @@ def fit_report(model: Model, setup: Setup, seq_len: int | None, batch_size: int 
 PLAN_COLUMNS = [
     Column("layout", "Layout"),
     Column("n_kv_heads", "KV heads", "int"),
-    Column("q_heads_per_kv_head", "Group", "int"),
+    Column("q_heads_per_kv_head", "Group", "int", optional=True),
     Column("kv_heads_per_gpu", "per GPU", "int"),
-    Column("kv_bytes_per_gpu", "KV/GPU (B)", "int"),
+    Column("kv_bytes_per_gpu", "KV/GPU (B, optional=True)", "int"),
     Column("kv_human", "KV/GPU", "bytes"),
     Column("fits", "Fits"),
     Column("max_seqs", "Max seqs", "int"),
@@ -215,9 +215,9 @@ def plan_report(model: Model, setup: Setup, seq_len: int, batch_size: int, weigh
 
 GPU_COLUMNS = [
     Column("name", "GPU"),
-    Column("memory_bytes", "Memory (B)", "int"),
+    Column("memory_bytes", "Memory (B, optional=True)", "int"),
     Column("memory_human", "Memory", "bytes"),
-    Column("hbm_bandwidth_bytes_per_s", "Bandwidth (B/s)", "int"),
+    Column("hbm_bandwidth_bytes_per_s", "Bandwidth (B/s, optional=True)", "int"),
     Column("bandwidth_human", "Bandwidth", "rate"),
     Column("aliases", "Also"),
 ]
@@ -243,8 +243,8 @@ def gpus_report(gpus: list[GPU]) -> Report:
 POOL_COLUMNS = [
     Column("layout", "Layout"),
     Column("n_kv_heads", "KV heads", "int"),
-    Column("page_bytes", "Page (B)", "int"),
-    Column("groups_text", "Groups"),
+    Column("page_bytes", "Page (B, optional=True)", "int"),
+    Column("groups_text", "Groups", optional=True),
     Column("num_blocks", "Blocks", "int"),
     Column("kv_cache_tokens", "Tokens", "int"),
     Column("max_concurrency", "Concurrency", "factor"),

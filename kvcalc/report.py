@@ -23,6 +23,7 @@ class Column:
     key: str
     header: str
     kind: str = "text"  # text | int | bytes | ratio | saving | factor | rate | tps
+    optional: bool = False  # left out of a terminal table too narrow for it (machine formats keep it)
 
 
 @dataclass
@@ -49,12 +50,12 @@ def check_choice(value: str, choices: tuple[str, ...], what: str) -> str:
 VARIANT_COLUMNS = [
     Column("layout", "Layout"),
     Column("n_kv_heads", "KV heads", "int"),
-    Column("q_heads_per_kv_head", "Q/KV", "int"),
-    Column("bytes_per_token", "Bytes/token", "int"),
+    Column("q_heads_per_kv_head", "Q/KV", "int", optional=True),
+    Column("bytes_per_token", "Bytes/token", "int", optional=True),
     Column("kv_cache_bytes", "KV cache (B)", "int"),
     Column("kv_cache_human", "KV cache", "bytes"),
     Column("ratio_vs_mha", "Share", "ratio"),
-    Column("saving", "Saving vs MHA", "saving"),
+    Column("saving", "Saving vs MHA", "saving", optional=True),
 ]
 
 
@@ -333,18 +334,37 @@ def to_markdown(report: Report, units: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_table(report: Report, units: str) -> Any:
-    """A rich Table (with its notes as a caption) ready to print."""
+def fitting_columns(report: Report, units: str, width: int | None) -> list[Column]:
+    """The columns a table of `width` characters shows whole: optional ones are left out, last
+    first, until the widest cells fit (rich would otherwise cut numbers with an ellipsis)."""
+    cells = {c.key: max([len(c.header)] + [len(_cell(r.get(c.key), c.kind, units)) for r in report.rows]) for c in report.columns}
+    columns = list(report.columns)
+    while width is not None and sum(cells[c.key] + 3 for c in columns) + 1 > width:
+        optional = [c for c in columns if c.optional]
+        if not optional:
+            break
+        columns.remove(optional[0])
+    return columns
+
+
+def to_table(report: Report, units: str, width: int | None = None) -> Any:
+    """A rich Table (with its notes as a caption) ready to print; at `width` (a terminal's),
+    optional columns make room, and a number that still does not fit folds, never cut."""
     from rich.table import Table
 
+    columns = fitting_columns(report, units, width)
     table = Table(title=report.title, title_justify="left", caption_justify="left")
-    for c in report.columns:
-        numeric = c.kind in ("int", "bytes", "ratio")
-        table.add_column(c.header, justify="right" if numeric else "left", no_wrap=c.key != "attention")
+    for c in columns:
+        numeric = c.kind in ("int", "bytes", "ratio", "factor", "tps", "rate")
+        table.add_column(c.header, justify="right" if numeric else "left", no_wrap=numeric, overflow="fold")
     for row in report.rows:
-        table.add_row(*(_cell(row.get(c.key), c.kind, units) for c in report.columns))
-    if report.notes:
-        table.caption = "\n".join(report.notes)
+        table.add_row(*(_cell(row.get(c.key), c.kind, units) for c in columns))
+    notes = list(report.notes)
+    if len(columns) < len(report.columns):
+        hidden = ", ".join(c.header for c in report.columns if c not in columns)
+        notes.append(f"({hidden}: left out at {width} columns; a wider terminal or --format json shows them)")
+    if notes:
+        table.caption = "\n".join(notes)
     return table
 
 
@@ -364,7 +384,7 @@ def render_text(report: Report, fmt: str, units: str, width: int = 120) -> str:
 
     buf = io.StringIO()
     Console(file=buf, width=width, no_color=True, color_system=None, force_terminal=False).print(
-        to_table(report, units)
+        to_table(report, units, width)
     )
     return buf.getvalue()
 
@@ -392,7 +412,8 @@ def emit(report: Report, fmt: str = "table", units: str = "iec", output: str | N
         write_atomic(output, render_text(report, fmt, units))
         return
     if fmt == "table":
-        stdout_console().print(to_table(report, units))
+        console = stdout_console()
+        console.print(to_table(report, units, console.width))
         return
     import sys
 

@@ -16,10 +16,10 @@ LIST_COLUMNS = [
     Column("n_layers", "Layers", "int"),
     Column("n_heads", "Heads", "int"),
     Column("n_kv_heads", "KV", "int"),
-    Column("head_dim", "dim", "int"),
-    Column("q_heads_per_kv_head", "Q / KV", "int"),
+    Column("head_dim", "dim", "int", optional=True),
+    Column("q_heads_per_kv_head", "Q / KV", "int", optional=True),
     Column("attention", "Attention"),
-    Column("kv_dtype", "dtype"),
+    Column("kv_dtype", "dtype", optional=True),
     Column("bytes_per_token", "Bytes / token", "int"),
 ]
 

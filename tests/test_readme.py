@@ -59,7 +59,7 @@ def test_the_readme_shows_commands_with_their_output():
 def test_readme_example(run_cli, monkeypatch, command, expected):
     if "--measure" in command:
         pytest.importorskip("torch")
-    monkeypatch.setenv("COLUMNS", "130" if os.environ.get("KVCALC_UPDATE_README") else "250")
+    monkeypatch.setenv("COLUMNS", "150" if os.environ.get("KVCALC_UPDATE_README") else "250")
     got = run(run_cli, command)
     if os.environ.get("KVCALC_UPDATE_README"):
         text = README.read_text()

@@ -1,0 +1,35 @@
+"""At 80 columns, tables leave out optional columns (and say so) and fold what still does not
+fit: no number is ever cut with an ellipsis."""
+
+from __future__ import annotations
+
+import pytest
+
+COMMANDS = [
+    ["llama2-70b", "--seq", "4096"],
+    ["gemma-3-4b", "--seq", "32k", "--engine", "llama.cpp", "-np", "1"],
+    ["jamba", "--seq", "1k", "--engine", "hf"],
+    ["list"],
+    ["compare", "llama2-70b", "--kv-heads", "all", "--seq", "4096"],
+    ["compare", "llama2-70b", "llama3-8b", "--seq", "4096", "--gpu", "h100-80gb"],
+    ["fit", "llama2-70b", "--gpu", "h100-80gb", "--tp", "4", "--seq", "4096"],
+    ["fit", "gemma-2-9b", "--kv-memory", "4GiB", "--max-model-len", "8192"],
+    ["plan", "llama2-70b", "--gpu", "h100-80gb", "--tp", "4", "--seq", "32k", "--batch", "16"],
+    ["gpus"],
+    ["table", "llama3-8b", "--seq", "4k,8k"],
+]
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=[" ".join(a) for a in COMMANDS])
+def test_no_number_is_cut_at_80_columns(run_cli, monkeypatch, args):
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = run_cli(*args)
+    assert code == 0 and "…" not in out
+    assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_left_out_columns_are_named(run_cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    _, out, _ = run_cli("llama2-70b", "--seq", "4096")
+    assert "1,342,177,280" in out and "10,737,418,240" in out
+    assert "Saving vs MHA: left out at 80 columns" in " ".join(out.split())
