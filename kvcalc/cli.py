@@ -16,7 +16,7 @@ from .engines.vllm import DEFAULT_BLOCK_SIZE
 from .errors import KvcalcError
 
 DTYPE_HELP = "KV element type: auto (the model's own), fp32, fp16, bf16, fp8, fp8_e4m3, fp8_e5m2, int8, int4, nvfp4."
-FORMAT_HELP = "Output format: table, json, csv, markdown or yaml."
+FORMAT_HELP = "Output format: table, json, csv, markdown or yaml (default: from -o's extension, else table)."
 
 
 class DefaultGroup(TyperGroup):
@@ -45,7 +45,7 @@ SeqOpt = Annotated[str, typer.Option("--seq", "-s", help="Tokens per sequence: 4
 BatchOpt = Annotated[str, typer.Option("--batch", "-b", help="Sequences in the batch.")]
 DtypeOpt = Annotated[str, typer.Option("--kv-dtype", help=DTYPE_HELP)]
 UnitsOpt = Annotated[str, typer.Option("--units", help="Human units in tables: iec (GiB) or si (GB).")]
-FormatOpt = Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)]
+FormatOpt = Annotated[Optional[str], typer.Option("--format", "-f", help=FORMAT_HELP, show_default=False)]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to FILE (whole, or not at all) instead of stdout.")]
 EngineOpt = Annotated[str, typer.Option("--engine", "-e", help="Runtime profile: exact (what the model needs), hf (transformers), vllm (paged blocks), llama.cpp (cells, ggml types).")]
 BlockOpt = Annotated[str, typer.Option("--block-size", help="Tokens per paged block (engine vllm).")]
@@ -69,9 +69,9 @@ def calc(
     engine: EngineOpt = "exact",
     block_size: BlockOpt = str(DEFAULT_BLOCK_SIZE),
     units: UnitsOpt = "iec",
-    fmt: FormatOpt = "table",
+    fmt: FormatOpt = None,
     output: OutputOpt = None,
-    measure: Annotated[bool, typer.Option("--measure", help="Allocate the cache with PyTorch and compare (needs kvcalc[measure]).")] = False,
+    measure: Annotated[bool, typer.Option("--measure", help="Allocate the cache with PyTorch and compare (needs kvcalc\\[measure]).")] = False,
     device: Annotated[str, typer.Option("--device", help="Where --measure allocates: auto, cuda or cpu.")] = "auto",
     k_dtype: Annotated[Optional[str], typer.Option("--k-dtype", "-ctk", help="llama.cpp: K cache type (f16, q8_0, q4_0, ...; default --kv-dtype).", show_default=False)] = None,
     v_dtype: Annotated[Optional[str], typer.Option("--v-dtype", "-ctv", help="llama.cpp: V cache type (default --kv-dtype).", show_default=False)] = None,
@@ -83,10 +83,10 @@ def calc(
 ) -> None:
     """KV-cache bytes of MODEL for --seq tokens, beside its MHA / GQA / MQA rebuilds."""
     from .registry import load_model
-    from .report import FORMATS, UNITS, calc_report, check_choice, emit
+    from .report import UNITS, calc_report, check_choice, emit, output_format
     from .units import parse_size
 
-    fmt, units = check_choice(fmt, FORMATS, "--format"), check_choice(units, UNITS, "--units")
+    fmt, units = output_format(fmt, output), check_choice(units, UNITS, "--units")
     seq_len, batch_size = parse_size(seq, "--seq"), parse_size(batch, "--batch")
     blocks = parse_size(block_size, "--block-size")
     cfg = load_model(model)
@@ -122,7 +122,7 @@ def calc(
 @app.command("list")
 def list_models(
     kv_dtype: DtypeOpt = "auto",
-    fmt: FormatOpt = "table",
+    fmt: FormatOpt = None,
     output: OutputOpt = None,
 ) -> None:
     """Every shipped model: layers, heads, KV heads, head_dim, group size, bytes per token."""
@@ -173,7 +173,7 @@ def measure_all(
     engine: EngineOpt = "exact",
     block_size: BlockOpt = str(DEFAULT_BLOCK_SIZE),
     device: Annotated[str, typer.Option("--device", help="auto, cuda or cpu.")] = "cpu",
-    fmt: FormatOpt = "table",
+    fmt: FormatOpt = None,
     output: OutputOpt = None,
 ) -> None:
     """Allocate every shipped model's cache at a small size and compare with the formula."""
@@ -231,7 +231,7 @@ def compare(
     tp: TpOpt = None,
     catalog: CatalogOpt = None,
     units: UnitsOpt = "iec",
-    fmt: FormatOpt = "table",
+    fmt: FormatOpt = None,
     output: OutputOpt = None,
 ) -> None:
     """Models, or the head configurations of one model (MHA to MQA), side by side."""
@@ -264,16 +264,16 @@ def table(
     tp: Annotated[str, typer.Option("--tp", help="Tensor-parallel sizes, comma-separated.")] = "1",
     engine: EngineOpt = "exact",
     block_size: BlockOpt = str(DEFAULT_BLOCK_SIZE),
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table (terminal, up to 10,000 rows), csv, json, markdown or yaml.")] = "table",
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="table (terminal, up to 10,000 rows), csv, json, markdown or yaml; default: from -o's extension, else table.", show_default=False)] = None,
     output: OutputOpt = None,
 ) -> None:
     """The grid models x dtypes x KV heads x tp x seq x batch, one row each (see README for the columns)."""
     from .grid import GRID_ENGINES, SCHEMA, TABLE_LIMIT, TEXT_COLUMNS, Grid, export, rows
     from .registry import load_model
-    from .report import FORMATS, Column, Report, check_choice, emit
+    from .report import Column, Report, check_choice, emit, output_format
     from .units import parse_size, parse_size_list
 
-    fmt = check_choice(fmt, FORMATS, "--format")
+    fmt = output_format(fmt, output)
     grid = Grid([load_model(m) for m in models], parse_size_list(seq, "--seq"), parse_size_list(batch, "--batch"),
                 [d.strip() for d in kv_dtype.split(",") if d.strip()] or ["auto"],
                 parse_size_list(kv_heads, "--kv-heads") if kv_heads else None, parse_size_list(tp, "--tp"),
@@ -311,7 +311,7 @@ def fit(
     kv_memory: Annotated[Optional[str], typer.Option("--kv-memory", help="vLLM's 'Available KV cache memory' per GPU (e.g. 4GiB): size its pool exactly, no --gpu needed.")] = None,
     max_model_len: Annotated[Optional[str], typer.Option("--max-model-len", help="vLLM's max_model_len, with --kv-memory (default --seq, else the model's context).")] = None,
     max_batched: Annotated[str, typer.Option("--max-num-batched-tokens", help="vLLM's max_num_batched_tokens (8192: vllm serve on an H100).")] = "8192",
-    fmt: FormatOpt = "table",
+    fmt: FormatOpt = None,
     output: OutputOpt = None,
 ) -> None:
     """What fits on GPUs: max sequences at --seq, max context at --batch, decode bound; MHA / MQA beside.
@@ -374,7 +374,7 @@ def plan(
     block_size: BlockOpt = str(DEFAULT_BLOCK_SIZE),
     catalog: CatalogOpt = None,
     engine: Annotated[str, typer.Option("--engine", "-e", help="Runtime whose rules size the cache: vllm (paged blocks), hf or exact.")] = "vllm",
-    fmt: FormatOpt = "table",
+    fmt: FormatOpt = None,
     output: OutputOpt = None,
 ) -> None:
     """Every group count (divisor of n_heads) against a context and batch target; recommends one."""
@@ -397,7 +397,7 @@ def plan(
 @app.command("gpus")
 def gpus_list(
     catalog: CatalogOpt = None,
-    fmt: FormatOpt = "table",
+    fmt: FormatOpt = None,
     output: OutputOpt = None,
 ) -> None:
     """The GPU catalog: memory as the driver reports it, HBM bandwidth, and sources."""
@@ -415,20 +415,20 @@ def chart(
     batch: BatchOpt = "1",
     kv_dtype: DtypeOpt = "auto",
     engine: EngineOpt = "exact",
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also write a line chart to FILE.png (needs kvcalc[plot]).")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also write a line chart to FILE.png (needs kvcalc\\[plot]).")] = None,
     units: UnitsOpt = "iec",
-    fmt: FormatOpt = "table",
+    fmt: FormatOpt = None,
     output: OutputOpt = None,
 ) -> None:
     """KV bytes against context length: the model and its MHA / GQA / MQA rebuilds, as bars."""
     from .chart import chart_report, default_contexts, plot_png, render_bars
     from .registry import load_model
-    from .report import FORMATS, UNITS, check_choice, emit, stdout_console
+    from .report import UNITS, check_choice, emit, output_format, stdout_console
     from .units import parse_size, parse_size_list
 
     cfg = load_model(model)
     seqs = parse_size_list(seq, "--seq") if seq else default_contexts(cfg)
-    fmt, units = check_choice(fmt, FORMATS, "--format"), check_choice(units, UNITS, "--units")
+    fmt, units = output_format(fmt, output), check_choice(units, UNITS, "--units")
     report, data = chart_report(cfg, seqs, parse_size(batch, "--batch"), kv_dtype, engine)
     if plot is not None:
         plot_png(str(plot), cfg, seqs, data, parse_size(batch, "--batch"))
@@ -439,8 +439,25 @@ def chart(
     emit(report, fmt, units, str(output) if output else None)
 
 
+_TOUR = [
+    ("kvcalc llama2-70b --seq 4096", "KV cache as published, MHA, GQA and MQA"),
+    ("kvcalc compare llama2-70b --kv-heads all --seq 4k", "every head configuration side by side"),
+    ("kvcalc fit llama2-70b --gpu h100-80gb --seq 4k", "what fits on the GPUs"),
+    ("kvcalc model.gguf --seq 16k --engine llama.cpp", "what llama.cpp allocates"),
+    ("kvcalc list", "the shipped models"),
+]
+SHORT_USAGE = (
+    "Usage: kvcalc MODEL --seq N [OPTIONS]  |  kvcalc COMMAND [ARGS]...\n\n"
+    + "".join(f"  {cmd.ljust(52)}{what}\n" for cmd, what in _TOUR)
+    + "\nkvcalc --help lists every command; kvcalc COMMAND --help its options.\n"
+)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: every KvcalcError or usage error is one line on stderr."""
+    if not (sys.argv[1:] if argv is None else argv):
+        sys.stdout.write(SHORT_USAGE)  # bare `kvcalc`: one short usage, not the whole help
+        sys.exit(0)
     try:
         code = app(args=argv, prog_name="kvcalc", standalone_mode=False)
     except KvcalcError as err:

@@ -57,7 +57,9 @@ GGML_NAMES = {"f32": "fp32", "f16": "fp16"}
 GGML_BLOCK_TYPES = ("q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl")
 
 # Names a config.json uses for its torch_dtype, and their short forms.
-TORCH_NAMES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16", "half": "fp16", "float": "fp32"}
+TORCH_NAMES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16", "half": "fp16", "float": "fp32",
+               # the names torch and vLLM give the fp8 formats
+               "fp8_e4m3fn": "fp8_e4m3", "float8_e4m3fn": "fp8_e4m3", "float8_e5m2": "fp8_e5m2"}
 MODEL_DTYPES = ("fp32", "fp16", "bf16")
 KV_DTYPE_CHOICES = ("auto", *DTYPES)
 

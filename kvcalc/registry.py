@@ -83,10 +83,13 @@ def load_model(name: str | Path) -> Model:
 
 
 def _unknown(name: str) -> str:
-    names = {_key(n): n for m in load_all() for n in m.names}
-    close = difflib.get_close_matches(_key(name), list(names), n=3, cutoff=0.6)
-    hint = f"; did you mean {' or '.join(names[c] for c in close)}?" if close else ""
-    return f"unknown model {name!r}{hint} ('kvcalc list' shows every model; a path to a .yaml or config.json works too)"
+    """The error for an unknown model: up to three close models, each named once."""
+    owner = {_key(n): m.name for m in load_all() for n in m.names}
+    close = difflib.get_close_matches(_key(name), list(owner), n=12, cutoff=0.6)
+    models = list(dict.fromkeys(owner[c] for c in close))[:3]
+    hint = f"; did you mean {' or '.join(models)}?" if models else ""
+    return (f"unknown model {name!r}{hint} ('kvcalc list' shows every model; a path to a .yaml, config.json "
+            f"or .gguf works too)")
 
 
 def custom_model(n_heads: str | None, n_layers: str | None, head_dim: str | None, kv_dtype: str = "auto") -> Model:

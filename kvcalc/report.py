@@ -38,6 +38,26 @@ class Report:
     csv_prefix: dict[str, Any] | None = None  # context columns repeated on every CSV row
 
 
+# What `-o FILE` means when --format is not given, by the file's extension.
+EXTENSIONS = {".csv": "csv", ".json": "json", ".md": "markdown", ".markdown": "markdown", ".yaml": "yaml",
+              ".yml": "yaml", ".txt": "table"}
+
+
+def output_format(fmt: str | None, output: Any = None) -> str:
+    """--format as asked, else from -o's extension, else table; a --format that contradicts the
+    extension is an error (t.json written as CSV helps nobody)."""
+    import os.path
+
+    inferred = EXTENSIONS.get(os.path.splitext(str(output))[1].lower()) if output else None
+    if fmt is None:
+        return inferred or "table"
+    fmt = check_choice(fmt, FORMATS, "--format")
+    if inferred and inferred != fmt:
+        raise InputError(f"--format {fmt} does not match {output} (a {inferred} file by its extension): "
+                         f"leave out --format, or change the name")
+    return fmt
+
+
 def check_choice(value: str, choices: tuple[str, ...], what: str) -> str:
     v = str(value).strip().lower()
     if v not in choices:
@@ -402,9 +422,9 @@ def stdout_console(pipe_width: int = 200) -> Any:
     return console
 
 
-def emit(report: Report, fmt: str = "table", units: str = "iec", output: str | None = None) -> None:
-    """Print the report to stdout, or write it whole to output."""
-    fmt = check_choice(fmt, FORMATS, "--format")
+def emit(report: Report, fmt: str | None = "table", units: str = "iec", output: str | None = None) -> None:
+    """Print the report to stdout, or write it whole to output (format None: by its extension)."""
+    fmt = output_format(fmt, output)
     units = check_choice(units, UNITS, "--units")
     if output:
         from .outfile import write_atomic

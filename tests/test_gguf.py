@@ -124,3 +124,10 @@ def test_deepseek2_mla_dims(tmp_path):
     assert (model.mla.kv_lora_rank, model.mla.qk_rope_head_dim, model.mla.qk_nope_head_dim, model.mla.v_head_dim) == (512, 64, 128, 128)
     # llama.cpp: one K row of 512 + 64 a token and layer, f16, no V
     assert kv_cache(model, 16384, engine="llama.cpp").total_bytes == 61 * 16384 * 576 * 2
+
+
+@pytest.mark.parametrize("arch, family", [("qwen3moe", "qwen3_moe"), ("falcon", "falcon"), ("qwen2", "qwen2"),
+                                          ("mistral3", "mistral")])
+def test_plain_architectures_map(tmp_path, arch, family):
+    model, _ = from_gguf(write_header_only(tmp_path / f"{arch}.gguf", arch=arch, tensors_gib=1))
+    assert (model.family, model.n_kv_heads, model.head_dim, model.layer_kinds) == (family, 8, 128, "F" * 32)
