@@ -22,7 +22,7 @@ COLUMNS = [
     Column("ratio_vs_mha", "Share of MHA", "ratio"),
     Column("saving", "Saving vs MHA", "saving", optional=True),
 ]
-GPU_COLUMNS = [Column("fits", "Fits"), Column("decode_tokens_per_s", "Decode <= tok/s", "tps")]
+GPU_COLUMNS = [Column("fits", "Fits", "bool"), Column("decode_tokens_per_s", "Decode <= tok/s", "tps")]
 
 
 def parse_kv_heads(text: str | None, models: list[Model]) -> list[int] | None:
@@ -72,15 +72,16 @@ def compare_report(models: list[Model], seq_len: int, batch_size: int = 1, kv_dt
                     if heads is not None:
                         kv_heads_per_gpu(heads, setup.tp)
                     row["decode_tokens_per_s"], kv = decode_bound(m, w, setup, seq_len, batch_size, heads)
-                    row["fits"] = "yes" if kv <= min(st.kv_budget_bytes for st in w.stages) else "no"
+                    row["fits"] = kv <= min(st.kv_budget_bytes for st in w.stages)
                 except KvcalcError as err:
                     row["decode_tokens_per_s"] = row["fits"] = None
                     notes.append(f"{m.name} {row['layout']}: {err}")
             rows.append(row)
     display = [dict(r, kv_cache_human=r["kv_cache_bytes"], saving=r["ratio_vs_mha"]) for r in rows]
     columns = COLUMNS + (GPU_COLUMNS if setup is not None else [])
+    dtypes = {r["kv_dtype"] for r in rows}
     doc: dict[str, Any] = {"seq_len": seq_len, "batch_size": batch_size, "engine": engine,
-                           "kv_dtype": rows[0]["kv_dtype"] if rows else kv_dtype, "rows": rows}
+                           "kv_dtype": dtypes.pop() if len(dtypes) == 1 else None, "rows": rows}  # null: see each row
     notes.insert(0, "share of MHA: each model against its own rebuild with one KV head per query head")
     if setup is not None:
         doc.update(gpu=setup.gpu.name, tp=setup.tp, hbm_bandwidth_bytes_per_s=setup.gpu.hbm_bandwidth_bytes_per_s)

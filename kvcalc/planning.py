@@ -157,7 +157,7 @@ PLAN_COLUMNS = [
     Column("kv_heads_per_gpu", "per GPU", "int"),
     Column("kv_bytes_per_gpu", "KV/GPU (B, optional=True)", "int"),
     Column("kv_human", "KV/GPU", "bytes"),
-    Column("fits", "Fits"),
+    Column("fits", "Fits", "bool"),
     Column("max_seqs", "Max seqs", "int"),
     Column("decode_tokens_per_s", "Decode <= tok/s", "tps"),
 ]
@@ -182,13 +182,13 @@ def plan_report(model: Model, setup: Setup, seq_len: int, batch_size: int, weigh
         ok = f.kv_bytes_per_gpu is not None and f.kv_bytes_per_gpu <= budget and budget > 0
         fast = min_tokens_per_s is None or (f.decode_tokens_per_s or 0) >= min_tokens_per_s
         row.update(kv_heads_per_gpu=f.kv_heads_per_gpu, kv_bytes_per_gpu=f.kv_bytes_per_gpu,
-                   fits="yes" if ok and fast else "no",
+                   fits=ok and fast,
                    reason=None if ok and fast else ("too slow" if ok else "KV does not fit"),
                    max_seqs=f.max_seqs, decode_tokens_per_s=f.decode_tokens_per_s)
         rows.append(row)
     for r in rows:
         r["kv_human"] = r["kv_bytes_per_gpu"]
-    best = next((r for r in rows if r["fits"] == "yes"), None)
+    best = next((r for r in rows if r["fits"]), None)
     notes = [_budget_note(setup, w)]
     if weights_bytes is None and w.params is None:
         notes.append("weights not counted: pass --weights-bytes")
@@ -248,7 +248,7 @@ POOL_COLUMNS = [
     Column("num_blocks", "Blocks", "int"),
     Column("kv_cache_tokens", "Tokens", "int"),
     Column("max_concurrency", "Concurrency", "factor"),
-    Column("starts", "Starts"),
+    Column("fits", "Starts", "bool"),
 ]
 
 
@@ -280,7 +280,6 @@ def pool_report(model: Model, kv_memory: int, engine: Any, max_model_len: int, k
             "estimated_max_model_len": None if pool.fits else estimate_max_model_len(
                 model, kv_memory, engine, max_model_len, kv_dtype, tp, heads),
         })
-        rows[-1]["starts"] = "yes" if pool.fits else "no"
         pools.append(pool)
     first, pool = rows[0], pools[0]
     g0 = pool.groups[0]

@@ -22,7 +22,7 @@ UNITS = ("iec", "si")
 class Column:
     key: str
     header: str
-    kind: str = "text"  # text | int | bytes | ratio | saving | factor | rate | tps
+    kind: str = "text"  # text | int | bytes | ratio | saving | factor | rate | tps | bool
     optional: bool = False  # left out of a terminal table too narrow for it (machine formats keep it)
 
 
@@ -284,6 +284,8 @@ def _engine_notes(model: Model, c: KVCache, exact: KVCache) -> list[str]:
 def _cell(value: Any, kind: str, units: str) -> str:
     if value is None:
         return ""
+    if kind == "bool":
+        return "yes" if value else "no"
     if kind == "int":
         return f"{value:,}"
     if kind == "bytes":
@@ -318,8 +320,8 @@ def to_csv(report: Report) -> str:
     prefix = _csv_prefix(report)
     writer = csv.DictWriter(buf, fieldnames=[*prefix, *keys], extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    for row in rows:
-        writer.writerow({**prefix, **row})
+    for row in rows:  # booleans as JSON writes them
+        writer.writerow({k: (str(v).lower() if isinstance(v, bool) else v) for k, v in {**prefix, **row}.items()})
     return buf.getvalue()
 
 

@@ -118,7 +118,7 @@ def test_plan_recommends_the_most_kv_heads_that_fit():
     fits = {row["n_kv_heads"]: row["fits"] for row in r.rows}
     # per GPU, 16 x 32,768 tokens x 80 layers x 2 x (heads / 4) x 128 x 2 B against a 40,332,921,241 B budget:
     # 8 heads -> 2 per GPU: 42,949,672,960 B (no); 4 heads -> 1 per GPU: 21,474,836,480 B (yes)
-    assert fits == {64: "no", 32: "no", 16: "no", 8: "no", 4: "yes", 2: "yes", 1: "yes"}
+    assert fits == {64: False, 32: False, 16: False, 8: False, 4: True, 2: True, 1: True}
     assert r.document["recommended_n_kv_heads"] == 4
 
 
