@@ -228,7 +228,7 @@ def compare(
     engine: EngineOpt = "exact",
     block_size: BlockOpt = str(DEFAULT_BLOCK_SIZE),
     gpu: Annotated[Optional[str], typer.Option("--gpu", "-g", help="Add the decode speed bound on this GPU.")] = None,
-    tp: TpOpt = None,
+    tp: Annotated[Optional[str], typer.Option("--tp", help="Tensor-parallel GPUs for --gpu (default 1).")] = None,
     catalog: CatalogOpt = None,
     units: UnitsOpt = "iec",
     fmt: FormatOpt = None,
@@ -355,9 +355,9 @@ def fit(
 
 @app.command("plan")
 def plan(
+    gpu: GpuOpt,
+    seq: SeqOpt,
     model: Annotated[Optional[str], typer.Argument(help="Model (or give --n-heads, --n-layers, --head-dim).", show_default=False)] = None,
-    gpu: GpuOpt = "h100-80gb",
-    seq: SeqOpt = "4096",
     batch: BatchOpt = "1",
     n_heads: Annotated[Optional[str], typer.Option("--n-heads", help="Query heads (without MODEL).")] = None,
     n_layers: Annotated[Optional[str], typer.Option("--n-layers", help="Layers (without MODEL).")] = None,
@@ -384,6 +384,11 @@ def plan(
     from .units import parse_bytes, parse_size
 
     if model is not None:
+        given = [flag for flag, v in (("--n-heads", n_heads), ("--n-layers", n_layers), ("--head-dim", head_dim)) if v is not None]
+        if given:
+            from .errors import InputError
+
+            raise InputError(f"{', '.join(given)} describe a model without MODEL: give MODEL or them, not both")
         cfg = load_model(model)
     else:
         cfg = custom_model(n_heads, n_layers, head_dim, kv_dtype)
@@ -474,6 +479,13 @@ def main(argv: list[str] | None = None) -> None:
         if type(err).__name__ == "NoArgsIsHelpError" and getattr(err, "ctx", None) is not None:
             typer.echo(err.ctx.get_help())
             sys.exit(0)
+        if type(err).__name__ == "NoSuchOption" and getattr(err, "option_name", None):
+            import difflib
+
+            close = difflib.get_close_matches(err.option_name, list(getattr(err, "possibilities", None) or []), n=3, cutoff=0.75)
+            hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+            print(f"kvcalc: error: no such option: {err.option_name}{hint}", file=sys.stderr)
+            sys.exit(err.exit_code)
         if hasattr(err, "format_message") and hasattr(err, "exit_code"):
             print(f"kvcalc: error: {err.format_message()}", file=sys.stderr)
             sys.exit(err.exit_code)

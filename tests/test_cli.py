@@ -127,7 +127,7 @@ BAD = [
     (["llama2-70b", "--seq", "1", "--units", "bits"], "unknown --units 'bits'"),
     (["llama2-70b", "--seq", "1", "--engine", "tgi"], "unknown engine 'tgi'"),
     (["llama2-70b"], "Missing option '--seq'"),
-    (["llama2-70b", "--seq", "1", "--frobnicate"], "No such option"),
+    (["llama2-70b", "--seq", "1", "--frobnicate"], "no such option: --frobnicate"),
     (["/no/such/file.yaml", "--seq", "1"], "/no/such/file.yaml: no such file"),
     (["llama2-70b", "--seq", "1", "-o", "/no/such/dir/out.txt"], "cannot write /no/such/dir/out.txt"),
 ]

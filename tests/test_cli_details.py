@@ -46,3 +46,10 @@ def test_dtype_names_runtimes_use(run_cli):
 def test_help_names_the_extras(run_cli):
     _, out, _ = run_cli("calc", "--help")
     assert "kvcalc[measure]" in out
+
+
+def test_option_suggestions_only_when_close(run_cli):
+    _, _, err = run_cli("llama2-70b", "--seq", "1", "--foo")
+    assert err == "kvcalc: error: no such option: --foo\n"  # --format is not close to --foo
+    _, _, err = run_cli("llama2-70b", "--seq", "1", "--formt", "json")
+    assert "did you mean --format?" in err

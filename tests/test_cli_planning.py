@@ -81,8 +81,12 @@ def test_plan_with_and_without_a_model(run_cli):
     # per GPU budget: floor(42,949,672,960 x 0.9) - 0 - 2 GiB = 36,507,222,016 B
     # 8 KV heads: 8 x 32,768 x 32 x 2 x 8 x 128 x 2 B = 34,359,738,368 B fits; 16 heads do not
     assert code == 0 and doc["recommended_n_kv_heads"] == 8 and doc["kv_budget_bytes_per_gpu"] == 36_507_222_016
-    code, _, err = run_cli("plan", "--n-heads", "32", "--gpu", "h100")
+    code, _, err = run_cli("plan", "--n-heads", "32", "--gpu", "h100", "--seq", "4k")
     assert code == 2 and "--n-layers" in err
+    code, _, err = run_cli("plan", "llama3-8b", "--n-heads", "32", "--gpu", "h100", "--seq", "4k")
+    assert code == 2 and "--n-heads describe a model without MODEL" in err  # never silently ignored
+    code, _, err = run_cli("plan", "llama3-8b", "--gpu", "h100")
+    assert code == 2 and "Missing option '--seq'" in err  # no silent default context
 
 
 def test_gpus_lists_the_catalog_and_user_additions(run_cli, tmp_path):
