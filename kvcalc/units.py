@@ -17,7 +17,8 @@ def parse_size(text: str | int, what: str) -> int:
     else:
         m = _SIZE.match(str(text))
         if not m:
-            raise InputError(f"{what}: expected a positive whole number such as 4096, 4k or 128k, got {text!r}")
+            example = "4096, 4k or 128k" if what in ("--seq", "--max-model-len") else "8, 64 or 1k"
+            raise InputError(f"{what}: expected a positive whole number such as {example}, got {text!r}")
         value = int(m.group(1)) * _SUFFIX[m.group(2).lower()]
     if value <= 0:
         raise InputError(f"{what}: must be > 0, got {text!r}")
