@@ -458,8 +458,75 @@ SHORT_USAGE = (
 )
 
 
+class _StdoutGone(BaseException):
+    """stdout's reader went away (a broken pipe): not click's business, nor an error."""
+
+
+class _StdoutFailed(BaseException):
+    """stdout is closed, or full: one line on stderr."""
+
+
+class _GuardedStdout:
+    """sys.stdout with its failures turned into _StdoutGone / _StdoutFailed, which click's own
+    handling (exit 1 on a broken pipe) does not intercept."""
+
+    def __init__(self, stream: object) -> None:
+        self._stream = stream
+
+    def _call(self, name: str, *args: object) -> object:
+        if self._stream is None:
+            raise _StdoutFailed("standard output is closed")
+        try:
+            return getattr(self._stream, name)(*args)
+        except BrokenPipeError:
+            raise _StdoutGone() from None
+        except (OSError, ValueError) as err:
+            raise _StdoutFailed(getattr(err, "strerror", None) or str(err)) from None
+
+    def write(self, text: str) -> object:
+        return self._call("write", text)
+
+    def flush(self) -> object:
+        return None if self._stream is None else self._call("flush")  # nothing written, nothing to fail
+
+    def isatty(self) -> bool:
+        return bool(self._stream is not None and self._stream.isatty())
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: every KvcalcError or usage error is one line on stderr."""
+    """Console entry point: every KvcalcError or usage error is one line on stderr; a broken pipe
+    ends quietly (exit 141), a closed or full stdout is one line (exit 74), an interrupted write
+    leaves no file and says "kvcalc: aborted"."""
+    real_stdout = sys.stdout
+    sys.stdout = _GuardedStdout(real_stdout)  # type: ignore[assignment]
+    try:
+        _run(argv)
+    except _StdoutGone:
+        _quiet_stdout(real_stdout)
+        sys.exit(141)  # the shell's status for a writer killed by SIGPIPE
+    except _StdoutFailed as err:
+        _quiet_stdout(real_stdout)
+        print(f"kvcalc: error: cannot write to standard output: {err.args[0] if err.args else 'failed'}", file=sys.stderr)
+        sys.exit(74)  # EX_IOERR
+    finally:
+        if isinstance(sys.stdout, _GuardedStdout):
+            sys.stdout = real_stdout
+
+
+def _quiet_stdout(stream: object) -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush raises nothing more."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())  # type: ignore[union-attr]
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
+def _run(argv: list[str] | None) -> None:
     if not (sys.argv[1:] if argv is None else argv):
         sys.stdout.write(SHORT_USAGE)  # bare `kvcalc`: one short usage, not the whole help
         sys.exit(0)
@@ -468,26 +535,33 @@ def main(argv: list[str] | None = None) -> None:
     except KvcalcError as err:
         print(f"kvcalc: error: {err}", file=sys.stderr)
         sys.exit(2)
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         print("kvcalc: aborted", file=sys.stderr)
         sys.exit(130)
-    except BrokenPipeError:
-        sys.stderr.close()  # a reader such as `head` went away: not an error
-        sys.exit(0)
     except Exception as err:
-        # click's usage errors (typer vendors click, so they are matched by shape, not class)
-        if type(err).__name__ == "NoArgsIsHelpError" and getattr(err, "ctx", None) is not None:
-            typer.echo(err.ctx.get_help())
-            sys.exit(0)
-        if type(err).__name__ == "NoSuchOption" and getattr(err, "option_name", None):
-            import difflib
-
-            close = difflib.get_close_matches(err.option_name, list(getattr(err, "possibilities", None) or []), n=3, cutoff=0.75)
-            hint = f" (did you mean {' or '.join(close)}?)" if close else ""
-            print(f"kvcalc: error: no such option: {err.option_name}{hint}", file=sys.stderr)
-            sys.exit(err.exit_code)
-        if hasattr(err, "format_message") and hasattr(err, "exit_code"):
-            print(f"kvcalc: error: {err.format_message()}", file=sys.stderr)
-            sys.exit(err.exit_code)
+        _usage_error(err)
+    except BaseException as err:
+        if type(err).__name__ == "Interrupted":  # SIGTERM / SIGHUP during a write: the file was cleaned
+            print("kvcalc: aborted", file=sys.stderr)
+            sys.exit(128 + int(err.args[0]) if err.args else 143)
         raise
+    sys.stdout.flush()
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_error(err: Exception) -> None:
+    """click's usage errors, as one line (typer vendors click: matched by shape, not class)."""
+    if type(err).__name__ == "NoArgsIsHelpError" and getattr(err, "ctx", None) is not None:
+        typer.echo(err.ctx.get_help())
+        sys.exit(0)
+    if type(err).__name__ == "NoSuchOption" and getattr(err, "option_name", None):
+        import difflib
+
+        close = difflib.get_close_matches(err.option_name, list(getattr(err, "possibilities", None) or []), n=3, cutoff=0.75)
+        hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+        print(f"kvcalc: error: no such option: {err.option_name}{hint}", file=sys.stderr)
+        sys.exit(err.exit_code)
+    if hasattr(err, "format_message") and hasattr(err, "exit_code"):
+        print(f"kvcalc: error: {err.format_message()}", file=sys.stderr)
+        sys.exit(err.exit_code)
+    raise err

@@ -8,7 +8,16 @@ from typing import Any
 from .errors import ConfigError
 
 
+# Every file this process has read as input: an output file must never replace one of them.
+INPUTS: set[str] = set()
+
+
+def note_input(path: str | Path) -> None:
+    INPUTS.add(str(path))
+
+
 def read_text(path: Path) -> str:
+    note_input(path)
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -79,7 +79,10 @@ def from_gguf(path: str | Path) -> tuple["Model", int]:  # noqa: F821
     """(the model, the weights' bytes from the tensor table) of a GGUF file."""
     from .config import validate
 
+    from .files import note_input
+
     path = Path(path)
+    note_input(path)
     reader = _reader(path)
     origin = str(path)
     m = _Meta(reader, origin)
