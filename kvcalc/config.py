@@ -21,6 +21,8 @@ from .model import FULL, LAYER_KINDS, MLA_KIND, RECURRENT, SLIDING, Model, from_
 # validators below, which keeps pydantic's constraint machinery (and its import cost) off the path.
 PosInt = int
 NonNegInt = int
+MAX_INT = 10**15  # no head count or dimension comes near
+MAX_LAYERS = 100_000  # each layer is a letter of layer_kinds: bounded before anything is built
 _NON_NEGATIVE = frozenset({"n_shared_experts", "first_dense_layers", "layer_offset", "n_groups"})
 
 # Hugging Face key names accepted for kvcalc's fields, so YAML can be written from a config.json.
@@ -70,6 +72,9 @@ class _Strict(BaseModel):
             minimum = 0 if info.field_name in _NON_NEGATIVE else 1
             if v < minimum:
                 raise ValueError(f"must be {'>= 0' if minimum == 0 else '> 0'}, got {v}")
+            limit = MAX_LAYERS if info.field_name == "n_layers" else MAX_INT
+            if v > limit:
+                raise ValueError(f"{v:.3g} is beyond any model (at most {limit:,})")
         return v
 
 

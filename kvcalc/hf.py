@@ -16,6 +16,7 @@ from .model import Model
 from .errors import ConfigError
 
 _MISSING = object()
+MAX_INT = 10**15  # no layer count, head count or dimension comes near
 
 # transformers' defaults for keys a published config.json may omit, per model_type.
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -81,9 +82,11 @@ class _Reader:
         value = self.get(*keys, default=default)
         if value is None and default is None:
             return None
+        found = next((k for k in keys if k in self.cfg), keys[0])
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            found = next((k for k in keys if k in self.cfg), keys[0])
-            raise self.error(found, f"must be a whole number > 0, got {value!r}")
+            raise self.error(found, f"must be a whole number > 0, got {value!r}"[:200])
+        if value > MAX_INT:
+            raise self.error(found, f"{value:.3g} is beyond any model (at most {MAX_INT:,})")
         return value
 
     def error(self, key: str, message: str) -> ConfigError:
@@ -108,9 +111,9 @@ def _pattern(r: _Reader, n_layers: int) -> tuple[str | None, int | None]:
         types = r.cfg["layer_types"]
         if not isinstance(types, list) or len(types) != n_layers:
             raise r.error("layer_types", f"expected a list of {n_layers} layer types")
-        unknown = sorted({t for t in types if t not in LAYER_TYPES})
+        unknown = sorted({repr(t) for t in types if not isinstance(t, str) or t not in LAYER_TYPES})
         if unknown:
-            raise r.error("layer_types", f"unknown layer type {unknown[0]!r} (known: {', '.join(LAYER_TYPES)})")
+            raise r.error("layer_types", f"unknown layer type {unknown[0]} (known: {', '.join(LAYER_TYPES)})")
         pattern = "".join(LAYER_TYPES[t] for t in types)
         return pattern, (r.int("sliding_window") if "S" in pattern else None)
     if f in ("qwen2", "qwen2_moe", "qwen3", "qwen3_moe"):
@@ -122,10 +125,12 @@ def _pattern(r: _Reader, n_layers: int) -> tuple[str | None, int | None]:
     if f == "gemma2":
         return "SF", r.int("sliding_window")  # even layers local, odd layers global
     if f == "gemma3_text":
-        period = r.int("sliding_window_pattern")
-        return "S" * (period - 1) + "F", r.int("sliding_window")  # (i + 1) % period != 0 -> local
+        period = min(r.int("sliding_window_pattern"), n_layers + 1)  # longer than the model: every layer local
+        return ("S" * (period - 1) + "F")[:n_layers], r.int("sliding_window")  # (i + 1) % period != 0 -> local
     if f == "jamba":
         period, offset = r.int("attn_layer_period"), r.get("attn_layer_offset")
+        if period > n_layers and isinstance(offset, int) and not isinstance(offset, bool) and 0 <= offset < period:
+            return "".join("F" if i == offset else "R" for i in range(n_layers)), None  # one period covers the model
         if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset < period:
             raise r.error("attn_layer_offset", f"must be a whole number from 0 to attn_layer_period - 1, got {offset!r}")
         return "".join("F" if i == offset else "R" for i in range(period)), None  # the rest are Mamba
@@ -180,8 +185,9 @@ def _mla(r: _Reader) -> dict[str, Any] | None:
 
 def _moe(r: _Reader, n_layers: int, intermediate: int) -> dict[str, Any] | None:
     n = r.get("num_local_experts", "n_routed_experts", "num_experts", default=None)
-    if not n or n <= 1:
+    if n is None or (isinstance(n, int) and not isinstance(n, bool) and n <= 1):
         return None
+    r.int("num_local_experts", "n_routed_experts", "num_experts")  # a whole number, or one line naming the key
     moe: dict[str, Any] = {
         "n_experts": r.int("num_local_experts", "n_routed_experts", "num_experts"),
         "n_experts_per_tok": r.int("num_experts_per_tok", "experts_per_token"),
@@ -221,6 +227,8 @@ def from_hf_dict(cfg: Any, origin: str, path: Path | None = None) -> Model:
     if not isinstance(cfg, dict):
         raise ConfigError(f"{origin}: expected a JSON object, got {type(cfg).__name__}")
     top = cfg
+    if "text_config" in cfg and cfg["text_config"] is not None and not isinstance(cfg["text_config"], dict):
+        raise ConfigError(f"{origin}: text_config: expected an object, got {type(cfg['text_config']).__name__}")
     if isinstance(cfg.get("text_config"), dict):  # multimodal wrappers (gemma3, llava, ...)
         cfg = {**{k: v for k, v in top.items() if k in ("torch_dtype", "_name_or_path")}, **cfg["text_config"]}
         cfg.setdefault("model_type", f"{top.get('model_type', '')}_text")
@@ -289,13 +297,32 @@ def from_hf_dict(cfg: Any, origin: str, path: Path | None = None) -> Model:
     return validate(data, origin)
 
 
+class _Duplicate(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose repeated keys agree (json would keep the last one silently). Published
+    configs do repeat a key with the same value (gemma-2-9b's final_logit_softcapping): harmless."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out and out[key] != value:
+            raise _Duplicate(key)
+        out[key] = value
+    return out
+
+
 def load_hf_config(path: str | Path) -> Model:
     """A Model from a Hugging Face config.json file."""
     path = Path(path)
     text = read_text(path)
     try:
-        cfg = json.loads(text)
+        cfg = json.loads(text, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as err:
         raise ConfigError(f"{path}: not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid JSON: nested too deep") from None
+    except _Duplicate as dup:
+        raise ConfigError(f"{path}: key {dup.args[0]!r} is given twice, with different values") from None
     return from_hf_dict(cfg, str(path), path)
 

@@ -73,8 +73,9 @@ def load_model(name: str | Path) -> Model:
             return load_gguf(path)
         return load_yaml(path)
     key = _key(text)
-    direct = configs_dir() / f"{key}.yaml"  # the fast path: a model's file is named after it
-    if direct.is_file():
+    plain = key and "/" not in key and "\\" not in key and not key.startswith(".")
+    direct = configs_dir() / f"{key}.yaml"  # the fast path: a shipped model's file is named after it
+    if plain and direct.is_file():  # a name never reaches outside configs/
         return load_shipped(direct)
     for model in load_all():
         if key in (_key(n) for n in model.names):
