@@ -16,6 +16,7 @@ from .engines.vllm import DEFAULT_BLOCK_SIZE
 from .errors import KvcalcError
 
 DTYPE_HELP = "KV element type: auto (the model's own), fp32, fp16, bf16, fp8, fp8_e4m3, fp8_e5m2, int8, int4, nvfp4."
+MAX_CHART_POINTS = 2_000
 FORMAT_HELP = "Output format: table, json, csv, markdown or yaml (default: from -o's extension, else table)."
 
 
@@ -266,6 +267,7 @@ def table(
     block_size: BlockOpt = str(DEFAULT_BLOCK_SIZE),
     fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="table (terminal, up to 10,000 rows), csv, json, markdown or yaml; default: from -o's extension, else table.", show_default=False)] = None,
     output: OutputOpt = None,
+    max_rows: Annotated[str, typer.Option("--max-rows", help="Refuse grids of more rows (ranges stream, so only time and disk are at stake).")] = "10000000",
 ) -> None:
     """The grid models x dtypes x KV heads x tp x seq x batch, one row each (see README for the columns)."""
     from .grid import GRID_ENGINES, SCHEMA, TABLE_LIMIT, TEXT_COLUMNS, Grid, export, rows
@@ -278,6 +280,7 @@ def table(
                 [d.strip() for d in kv_dtype.split(",") if d.strip()] or ["auto"],
                 parse_size_list(kv_heads, "--kv-heads") if kv_heads else None, parse_size_list(tp, "--tp"),
                 check_choice(engine, GRID_ENGINES, "--engine"), parse_size(block_size, "--block-size"))
+    grid.check(parse_size(max_rows, "--max-rows"))
     if fmt != "table":
         export(grid, fmt, str(output) if output else None)
         return
@@ -433,6 +436,12 @@ def chart(
 
     cfg = load_model(model)
     seqs = parse_size_list(seq, "--seq") if seq else default_contexts(cfg)
+    if len(seqs) > MAX_CHART_POINTS:
+        from .errors import InputError
+
+        raise InputError(f"--seq: {len(seqs):,} contexts are too many for a chart (at most {MAX_CHART_POINTS:,}); "
+                         f"use a step, e.g. 1k:128k:4k, or kvcalc table for a grid")
+    seqs = list(seqs)
     fmt, units = output_format(fmt, output), check_choice(units, UNITS, "--units")
     report, data = chart_report(cfg, seqs, parse_size(batch, "--batch"), kv_dtype, engine)
     if plot is not None:

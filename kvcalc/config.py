@@ -15,14 +15,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 from .dtypes import MODEL_DTYPES, TORCH_NAMES
 from .errors import ConfigError
 from .files import parse_yaml, read_text
-from .model import FULL, LAYER_KINDS, MLA_KIND, RECURRENT, SLIDING, Model, from_dict
+from .model import FULL, LAYER_KINDS, MAX_HEADS, MAX_INT, MAX_LAYERS, MLA_KIND, RECURRENT, SLIDING, Model, from_dict
 
 # Strictness comes from the models' config (no str or float for an int); signs are checked by
 # validators below, which keeps pydantic's constraint machinery (and its import cost) off the path.
 PosInt = int
 NonNegInt = int
-MAX_INT = 10**15  # no head count or dimension comes near
-MAX_LAYERS = 100_000  # each layer is a letter of layer_kinds: bounded before anything is built
 _NON_NEGATIVE = frozenset({"n_shared_experts", "first_dense_layers", "layer_offset", "n_groups"})
 
 # Hugging Face key names accepted for kvcalc's fields, so YAML can be written from a config.json.
@@ -72,7 +70,7 @@ class _Strict(BaseModel):
             minimum = 0 if info.field_name in _NON_NEGATIVE else 1
             if v < minimum:
                 raise ValueError(f"must be {'>= 0' if minimum == 0 else '> 0'}, got {v}")
-            limit = MAX_LAYERS if info.field_name == "n_layers" else MAX_INT
+            limit = MAX_LAYERS if info.field_name == "n_layers" else MAX_HEADS if info.field_name in ("n_heads", "n_kv_heads") else MAX_INT
             if v > limit:
                 raise ValueError(f"{v:.3g} is beyond any model (at most {limit:,})")
         return v

@@ -89,7 +89,11 @@ def from_gguf(path: str | Path) -> tuple["Model", int]:  # noqa: F821
     family = ARCHS.get(m.arch)
     if family is None:
         raise ConfigError(f"{origin}: GGUF architecture {m.arch!r} has no kvcalc mapping (known: {', '.join(ARCHS)})")
+    from .model import MAX_LAYERS
+
     n_layers = int(m.arch_key("block_count"))
+    if not 0 < n_layers <= MAX_LAYERS:
+        raise ConfigError(f"{origin}: GGUF key {m.arch}.block_count is {n_layers:,} (at most {MAX_LAYERS:,})")
     heads = m.per_layer("attention.head_count", n_layers)
     kv = m.per_layer("attention.head_count_kv", n_layers, max(heads))
     n_heads = max(heads)

@@ -38,6 +38,8 @@ SCHEMA = (
 )
 TEXT_COLUMNS = {"model", "layout", "kv_dtype", "engine"}  # the others are integers
 TABLE_LIMIT = 10_000  # rows drawn as a terminal table; beyond, a file format
+MAX_ROWS = 10_000_000  # rows written unless --max-rows says more (about 1 GB of CSV)
+MAX_AXIS = 10_000  # values of the small axes (KV heads, tp, dtypes), which are held in memory
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,14 @@ class Grid:
         return (len(self.models) * len(self.kv_dtypes) * len(self.kv_heads or [None]) * len(self.tps)
                 * len(self.seqs) * len(self.batches))
 
-    def check(self) -> None:
-        """Refuse bad combinations before a single row is written."""
+    def check(self, max_rows: int | None = None) -> None:
+        """Refuse bad combinations, and grids bigger than asked for, before a single row is written."""
+        for what, values in (("--kv-heads", self.kv_heads or []), ("--tp", self.tps), ("--kv-dtype", self.kv_dtypes)):
+            if len(values) > MAX_AXIS:
+                raise InputError(f"{what}: {len(values):,} values (at most {MAX_AXIS:,})")
+        if max_rows is not None and self.n_rows > max_rows:
+            raise InputError(f"{self.n_rows:,} rows, more than --max-rows {max_rows:,}: narrow the ranges, or give "
+                             f"--max-rows {self.n_rows}")
         for m, heads, tp in itertools.product(self.models, self.kv_heads or [None], self.tps):
             if heads is not None:
                 check_kv_heads(m, heads)

@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from .config import read_text, validate
-from .model import Model
+from .model import MAX_HEADS, MAX_INT, MAX_LAYERS, Model
 from .errors import ConfigError
 
 _MISSING = object()
-MAX_INT = 10**15  # no layer count, head count or dimension comes near
 
 # transformers' defaults for keys a published config.json may omit, per model_type.
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -242,7 +241,11 @@ def from_hf_dict(cfg: Any, origin: str, path: Path | None = None) -> Model:
         n_layers = len(cfg["layers_block_type"])  # transformers 5: the list decides, num_hidden_layers is ignored
     else:
         n_layers = r.int("num_hidden_layers", "n_layer", "num_layers")
+    if n_layers > MAX_LAYERS:  # bounded before any per-layer pattern is built
+        raise r.error("num_hidden_layers", f"{n_layers:,} is beyond any model (at most {MAX_LAYERS:,})")
     n_heads = r.int("num_attention_heads", "n_head", "num_heads")
+    if n_heads > MAX_HEADS:
+        raise r.error("num_attention_heads", f"{n_heads:,} is beyond any model (at most {MAX_HEADS:,})")
     hidden = r.int("hidden_size", "n_embd", "d_model")
     n_kv = _kv_heads(r, n_heads)
     if n_heads % n_kv:

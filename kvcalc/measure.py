@@ -14,12 +14,13 @@ from .dtypes import resolve
 from .errors import MeasureError
 from .derive import Layers, derive
 from .engines import get_engine
-from .formulas import DEFAULT_BLOCK_SIZE, KVCache, kv_cache
+from .formulas import DEFAULT_BLOCK_SIZE, KVCache, divisors, kv_cache
 from .model import Model
 from .report import Column, Report
 from .attention import DecodeStep, decode_step
 
 SAFETY = 0.8  # use at most this share of the free memory
+MAX_BATCH = 1_000_000  # sequences --measure will plan for; a subset is allocated and scaled
 
 
 def _torch() -> Any:
@@ -43,14 +44,35 @@ def _rss_bytes() -> int:
 
 
 def _mem_available() -> int:
+    """Memory this process may still take: MemAvailable, less where the address-space limit
+    (RLIMIT_AS) or the cgroup's memory.max leaves less room."""
+    room = []
     try:
         with open("/proc/meminfo") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    room.append(int(line.split()[1]) * 1024)
     except OSError:
         pass
-    return 0
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            with open("/proc/self/statm") as f:
+                used = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+            room.append(max(0, soft - used))
+    except (ImportError, OSError, ValueError):
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            limit = f.read().strip()
+        if limit != "max":
+            with open("/sys/fs/cgroup/memory.current") as f:
+                room.append(max(0, int(limit) - int(f.read().strip())))
+    except (OSError, ValueError):
+        pass
+    return min(room) if room else 0
 
 
 def pick_device(torch: Any, device: str) -> str:
@@ -95,7 +117,7 @@ def plan(derived: Any, batch_size: int, free_bytes: int) -> Plan:
     if sum(g.count * _spec_bytes([g]) for g in derived(batch_size)) <= SAFETY * free_bytes:
         return Plan(True, batch_size)
     per_seq = _spec_bytes(derived(1))
-    for b in sorted((d for d in range(1, batch_size + 1) if batch_size % d == 0), reverse=True):
+    for b in divisors(batch_size):  # largest first, O(sqrt(batch))
         if b * per_seq <= SAFETY * free_bytes:
             return Plan(False, b)
     raise MeasureError(
@@ -133,6 +155,8 @@ def measure(model: Model, seq_len: int, batch_size: int = 1, kv_dtype: str = "au
     seq_len tokens; vllm: vLLM's KV-cache specs give the page and the blocks a request holds);
     otherwise kvcalc.derive re-derives the tensors from the config (path "re-derivation"). The
     formula is only what the result is compared with."""
+    if batch_size > MAX_BATCH:
+        raise MeasureError(f"--measure allocates at most {MAX_BATCH:,} sequences (scaled exactly from fewer); got {batch_size:,}")
     torch = _torch()
     dev = pick_device(torch, device)
     cache = kv_cache(model, seq_len, batch_size, kv_dtype=kv_dtype, engine=engine, block_size=block_size,

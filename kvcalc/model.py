@@ -13,6 +13,9 @@ from typing import Any, Optional
 # Layer kinds in ``layer_pattern``: one letter a layer, the pattern repeating over n_layers.
 # R is a recurrent (Mamba) layer: a fixed state per sequence, no KV; N holds nothing (an MLP layer).
 FULL, SLIDING, NONE, MLA_KIND, RECURRENT = "F", "S", "N", "M", "R"
+# Bounds checked before anything is built: each layer is a letter of layer_kinds, and every
+# divisor of n_heads is a layout to list; no model comes near.
+MAX_LAYERS, MAX_HEADS, MAX_INT = 100_000, 1_000_000, 10**15
 LAYER_KINDS = {FULL: "full", SLIDING: "sliding", NONE: "none", MLA_KIND: "mla", RECURRENT: "recurrent"}
 
 

@@ -102,7 +102,12 @@ def custom_model(n_heads: str | None, n_layers: str | None, head_dim: str | None
     missing = [flag for flag, v in (("--n-heads", n_heads), ("--n-layers", n_layers), ("--head-dim", head_dim)) if v is None]
     if missing:
         raise InputError(f"give a MODEL, or {', '.join(missing)} (with the others of --n-heads, --n-layers, --head-dim)")
+    from .model import MAX_HEADS, MAX_LAYERS
+
     h, layers, d = parse_size(n_heads, "--n-heads"), parse_size(n_layers, "--n-layers"), parse_size(head_dim, "--head-dim")
+    for flag, value, limit in (("--n-heads", h, MAX_HEADS), ("--n-layers", layers, MAX_LAYERS)):
+        if value > limit:
+            raise InputError(f"{flag}: {value:,} is beyond any model (at most {limit:,})")
     return Model(name=f"custom-{layers}L-{h}H-{d}D", n_layers=layers, n_heads=h, n_kv_heads=h, head_dim=d,
                  hidden_size=h * d, intermediate_size=1, vocab_size=1,
                  dtype=kv_dtype if kv_dtype in ("fp32", "fp16", "bf16") else "fp16", max_context=1 << 40)

@@ -7,7 +7,8 @@ import re
 from .errors import InputError
 
 _SUFFIX = {"": 1, "k": 1024, "m": 1024**2}
-_SIZE = re.compile(r"^\s*(\d+)\s*([kKmM]?)\s*$")
+_SIZE = re.compile(r"^\s*(\d{1,20})\s*([kKmM]?)\s*$")
+MAX_SIZE = 10**15  # tokens, sequences, GPUs: nothing real comes near
 
 
 def parse_size(text: str | int, what: str) -> int:
@@ -15,26 +16,56 @@ def parse_size(text: str | int, what: str) -> int:
     if isinstance(text, int) and not isinstance(text, bool):
         value = text
     else:
-        m = _SIZE.match(str(text))
+        m = _SIZE.match(str(text)[:100])
+        if not m and re.match(r"^\s*\d{21,}", str(text)[:100]):
+            raise InputError(f"{what}: beyond any size (at most {MAX_SIZE:,}), got a number of {len(str(text).strip())} digits")
         if not m:
             example = "4096, 4k or 128k" if what in ("--seq", "--max-model-len") else "8, 64 or 1k"
             raise InputError(f"{what}: expected a positive whole number such as {example}, got {text!r}")
         value = int(m.group(1)) * _SUFFIX[m.group(2).lower()]
     if value <= 0:
-        raise InputError(f"{what}: must be > 0, got {text!r}")
+        raise InputError(f"{what}: must be > 0, got {str(text)[:40]!r}")
+    if value > MAX_SIZE:
+        raise InputError(f"{what}: {value:.3g} is beyond any size (at most {MAX_SIZE:,})")
     return value
 
 
-def parse_size_list(text: str, what: str) -> list[int]:
+class Sizes:
+    """A list of sizes made of ranges, never materialised: `1:1000000000` costs nothing until
+    it is iterated (kvcalc table streams its rows)."""
+
+    def __init__(self, parts: list[range]) -> None:
+        self.parts = parts
+
+    def __len__(self) -> int:
+        return sum(len(r) for r in self.parts)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        for r in self.parts:
+            yield from r
+
+    def __getitem__(self, i: int) -> int:
+        for r in self.parts:
+            if i < len(r):
+                return r[i]
+            i -= len(r)
+        raise IndexError(i)
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, (list, Sizes)) and len(self) < 10**6 else NotImplemented
+
+
+def parse_size_list(text: str, what: str) -> Sizes:
     """A comma-separated list of sizes, each a size or a range START:STOP[:STEP] (STOP included
     when the steps reach it): ``1k,4k,32k``, ``1:64``, ``1k:128k:1k``."""
     parts = [p for p in str(text).split(",") if p.strip()]
     if not parts:
         raise InputError(f"{what}: expected one or more sizes such as 1k,4k, got {text!r}")
-    out: list[int] = []
+    out: list[range] = []
     for part in parts:
         if ":" not in part:
-            out.append(parse_size(part, what))
+            v = parse_size(part, what)
+            out.append(range(v, v + 1))
             continue
         bounds = part.split(":")
         if len(bounds) not in (2, 3):
@@ -43,8 +74,8 @@ def parse_size_list(text: str, what: str) -> list[int]:
         step = parse_size(bounds[2], what) if len(bounds) == 3 else 1
         if stop < start:
             raise InputError(f"{what}: range {part.strip()!r} ends before it starts")
-        out.extend(range(start, stop + 1, step))
-    return out
+        out.append(range(start, stop + 1, step))
+    return Sizes(out)
 
 
 _BYTES = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)?\s*$", re.IGNORECASE)
