@@ -45,14 +45,18 @@ def chart_report(model: Model, seqs: list[int], batch_size: int = 1, kv_dtype: s
     return Report(title, COLUMNS, rows, doc, [], csv_prefix={"model": model.name, "batch_size": batch_size}), data
 
 
-def render_bars(title: str, seqs: list[int], data: dict[str, list[int]], units: str = "iec") -> Any:
-    """A rich renderable: for each context, one bar a layout, scaled to the largest value."""
+def render_bars(title: str, seqs: list[int], data: dict[str, list[int]], units: str = "iec",
+                ascii_only: bool = False) -> Any:
+    """A rich renderable: for each context, one bar a layout, scaled to the largest value (bars
+    of '#' on a terminal that cannot draw block elements)."""
+    from .report import printable
+
     from rich.table import Table
     from rich.text import Text
 
     top = max((v for vals in data.values() for v in vals), default=0) or 1
     styles = ["bold white", "red", "green", "blue", "magenta"]
-    table = Table(title=title, title_justify="left", show_header=True, box=None, pad_edge=False)
+    table = Table(title=printable(title), title_justify="left", show_header=True, box=None, pad_edge=False)
     table.add_column("Context", justify="right", no_wrap=True)
     table.add_column("Layout", no_wrap=True)
     table.add_column("KV cache", justify="right", no_wrap=True)
@@ -61,9 +65,12 @@ def render_bars(title: str, seqs: list[int], data: dict[str, list[int]], units: 
         for j, (label, vals) in enumerate(data.items()):
             v = vals[i]
             eighths = round(v / top * BAR_WIDTH * 8)
-            bar = "█" * (eighths // 8) + ("▏▎▍▌▋▊▉"[eighths % 8 - 1] if eighths % 8 else "")
-            table.add_row(f"{s:,}" if j == 0 else "", label, human_bytes(v, units),
-                          Text(bar or "▏", style=styles[j % len(styles)]))
+            if ascii_only:
+                bar = "#" * max(1, round(eighths / 8))
+            else:
+                bar = "█" * (eighths // 8) + ("▏▎▍▌▋▊▉"[eighths % 8 - 1] if eighths % 8 else "") or "▏"
+            table.add_row(f"{s:,}" if j == 0 else "", printable(label), human_bytes(v, units),
+                          Text(bar, style=styles[j % len(styles)]))
         if i < len(seqs) - 1:
             table.add_row("", "", "", "")
     return table

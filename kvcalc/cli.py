@@ -398,6 +398,10 @@ def plan(
         weights_bytes = weights_bytes or "0"
     setup = _setup(cfg, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog, engine)
     wb = parse_bytes(weights_bytes, "--weights-bytes", allow_zero=True) if weights_bytes else None
+    if min_tps is not None and not (min_tps > 0 and min_tps != float("inf")):
+        from .errors import InputError
+
+        raise InputError(f"--min-tokens-per-s: expected a finite number > 0, got {min_tps!r}")
     report = plan_report(cfg, setup, parse_size(seq, "--seq"), parse_size(batch, "--batch"), wb, min_tps)
     emit(report, fmt, "iec", str(output) if output else None)
 
@@ -431,7 +435,7 @@ def chart(
     """KV bytes against context length: the model and its MHA / GQA / MQA rebuilds, as bars."""
     from .chart import chart_report, default_contexts, plot_png, render_bars
     from .registry import load_model
-    from .report import UNITS, check_choice, emit, output_format, stdout_console
+    from .report import UNITS, check_choice, emit, output_format, stdout_console, utf8
     from .units import parse_size, parse_size_list
 
     cfg = load_model(model)
@@ -448,7 +452,8 @@ def chart(
         plot_png(str(plot), cfg, seqs, data, parse_size(batch, "--batch"))
         typer.echo(f"wrote {plot}", err=True)
     if fmt == "table" and output is None:
-        stdout_console(pipe_width=120).print(render_bars(report.title, seqs, data, units))  # pipes: room for the bars
+        console = stdout_console(pipe_width=120)  # pipes: room for the bars
+        console.print(render_bars(report.title, seqs, data, units, ascii_only=not utf8(console)))
         return
     emit(report, fmt, units, str(output) if output else None)
 
@@ -510,6 +515,11 @@ def main(argv: list[str] | None = None) -> None:
     ends quietly (exit 141), a closed or full stdout is one line (exit 74), an interrupted write
     leaves no file and says "kvcalc: aborted"."""
     real_stdout = sys.stdout
+    for stream in (real_stdout, sys.stderr):  # any terminal encoding: what it cannot show is replaced
+        try:
+            stream.reconfigure(errors="replace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError):
+            pass
     sys.stdout = _GuardedStdout(real_stdout)  # type: ignore[assignment]
     try:
         _run(argv)
@@ -542,7 +552,7 @@ def _run(argv: list[str] | None) -> None:
     try:
         code = app(args=argv, prog_name="kvcalc", standalone_mode=False)
     except KvcalcError as err:
-        print(f"kvcalc: error: {err}", file=sys.stderr)
+        print(f"kvcalc: error: {one_line(str(err))}", file=sys.stderr)
         sys.exit(2)
     except (typer.Abort, KeyboardInterrupt):
         print("kvcalc: aborted", file=sys.stderr)
@@ -558,6 +568,12 @@ def _run(argv: list[str] | None) -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
+def one_line(text: str) -> str:
+    """A message as one line: newlines and control characters written as Python escapes, so a
+    file name cannot forge more `kvcalc: error:` lines or reach the terminal raw."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _usage_error(err: Exception) -> None:
     """click's usage errors, as one line (typer vendors click: matched by shape, not class)."""
     if type(err).__name__ == "NoArgsIsHelpError" and getattr(err, "ctx", None) is not None:
@@ -568,9 +584,9 @@ def _usage_error(err: Exception) -> None:
 
         close = difflib.get_close_matches(err.option_name, list(getattr(err, "possibilities", None) or []), n=3, cutoff=0.75)
         hint = f" (did you mean {' or '.join(close)}?)" if close else ""
-        print(f"kvcalc: error: no such option: {err.option_name}{hint}", file=sys.stderr)
+        print(f"kvcalc: error: no such option: {one_line(err.option_name)}{hint}", file=sys.stderr)
         sys.exit(err.exit_code)
     if hasattr(err, "format_message") and hasattr(err, "exit_code"):
-        print(f"kvcalc: error: {err.format_message()}", file=sys.stderr)
+        print(f"kvcalc: error: {one_line(err.format_message())}", file=sys.stderr)
         sys.exit(err.exit_code)
     raise err

@@ -165,6 +165,8 @@ class ModelConfig(_Strict):
     def _name(cls, v: str) -> str:
         if not v.strip():
             raise ValueError("must not be empty")
+        if not v.isprintable() or len(v) > 200:
+            raise ValueError("must be a printable name of at most 200 characters")
         return v
 
     @field_validator("layer_pattern")

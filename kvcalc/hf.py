@@ -214,7 +214,8 @@ def _moe(r: _Reader, n_layers: int, intermediate: int) -> dict[str, Any] | None:
 
 def _name_of(cfg: dict[str, Any], path: Path | None) -> tuple[str, str | None]:
     hf_id = cfg.get("_name_or_path")
-    if isinstance(hf_id, str) and hf_id.count("/") == 1 and not hf_id.startswith((".", "/")):
+    if (isinstance(hf_id, str) and hf_id.count("/") == 1 and not hf_id.startswith((".", "/"))
+            and hf_id.isprintable() and len(hf_id) <= 200):  # else not a Hugging Face id: named after the file
         return hf_id.split("/")[1].lower(), hf_id
     if path is None:
         return "config", None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -335,8 +336,20 @@ def _csv_prefix(report: Report) -> dict[str, Any]:
     return {k: doc[k] for k in ("model", "engine", "kv_dtype", "seq_len", "batch_size")}
 
 
+def finite(value: Any) -> Any:
+    """The document with every non-finite float as null: JSON has no NaN or Infinity."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
 def to_json(report: Report) -> str:
-    return json.dumps(report.document if report.document is not None else {"rows": report.rows}, indent=2) + "\n"
+    doc = report.document if report.document is not None else {"rows": report.rows}
+    return json.dumps(finite(doc), indent=2, allow_nan=False) + "\n"
 
 
 def to_yaml(report: Report) -> str:
@@ -369,24 +382,36 @@ def fitting_columns(report: Report, units: str, width: int | None) -> list[Colum
     return columns
 
 
-def to_table(report: Report, units: str, width: int | None = None) -> Any:
+def printable(text: str) -> str:
+    """Text safe for a terminal: control characters (escape sequences included) written as
+    Python escapes, and rich's markup brackets escaped, so a name can neither recolour nor
+    move the terminal."""
+    from rich.markup import escape
+
+    return escape("".join(c if c.isprintable() or c == "\n" else repr(c)[1:-1] for c in str(text)))
+
+
+def to_table(report: Report, units: str, width: int | None = None, ascii_only: bool = False) -> Any:
     """A rich Table (with its notes as a caption) ready to print; at `width` (a terminal's),
     optional columns make room, and a number that still does not fit folds, never cut."""
     from rich.table import Table
 
+    from rich import box
+
     columns = fitting_columns(report, units, width)
-    table = Table(title=report.title, title_justify="left", caption_justify="left")
+    table = Table(title=printable(report.title), title_justify="left", caption_justify="left",
+                  box=box.ASCII if ascii_only else box.HEAVY_HEAD)
     for c in columns:
         numeric = c.kind in ("int", "bytes", "ratio", "factor", "tps", "rate")
         table.add_column(c.header, justify="right" if numeric else "left", no_wrap=numeric, overflow="fold")
     for row in report.rows:
-        table.add_row(*(_cell(row.get(c.key), c.kind, units) for c in columns))
+        table.add_row(*(printable(_cell(row.get(c.key), c.kind, units)) for c in columns))
     notes = list(report.notes)
     if len(columns) < len(report.columns):
         hidden = ", ".join(c.header for c in report.columns if c not in columns)
         notes.append(f"({hidden}: left out at {width} columns; a wider terminal or --format json shows them)")
     if notes:
-        table.caption = "\n".join(notes)
+        table.caption = printable("\n".join(notes))
     return table
 
 
@@ -409,6 +434,11 @@ def render_text(report: Report, fmt: str, units: str, width: int = 120) -> str:
         to_table(report, units, width)
     )
     return buf.getvalue()
+
+
+def utf8(console: Any) -> bool:
+    """Whether the terminal's encoding can draw box lines and bars (else ASCII fallbacks)."""
+    return str(getattr(console, "encoding", "utf-8")).lower().replace("-", "").startswith("utf")
 
 
 def stdout_console(pipe_width: int = 200) -> Any:
@@ -435,7 +465,7 @@ def emit(report: Report, fmt: str | None = "table", units: str = "iec", output: 
         return
     if fmt == "table":
         console = stdout_console()
-        console.print(to_table(report, units, console.width))
+        console.print(to_table(report, units, console.width, ascii_only=not utf8(console)))
         return
     import sys
 
