@@ -88,6 +88,7 @@ def calc(
     from .units import parse_size
 
     fmt, units = output_format(fmt, output), check_choice(units, UNITS, "--units")
+    check_choice(device, ("auto", "cuda", "cpu"), "--device")
     seq_len, batch_size = parse_size(seq, "--seq"), parse_size(batch, "--batch")
     blocks = parse_size(block_size, "--block-size")
     cfg = load_model(model)
@@ -103,7 +104,7 @@ def calc(
         engine = LlamaCpp(n_parallel=n_par, kv_unified=kv_unified if kv_unified is not None else parallel is None,
                           swa_full=swa_full, n_ubatch=parse_size(ubatch, "--ubatch"),
                           flash_attn=check_choice(flash_attn, ("auto", "on", "off"), "--flash-attn"))
-        kv_dtype, v_dtype = k_dtype or kv_dtype, v_dtype or kv_dtype
+        kv_dtype, v_dtype = (k_dtype if k_dtype is not None else kv_dtype), (v_dtype if v_dtype is not None else kv_dtype)
     elif any(o is not None for o in llama_opts):
         from .errors import InputError
 
@@ -212,8 +213,8 @@ def _setup(model, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weight
     from .units import parse_bytes, parse_fraction, parse_size
 
     return make_setup(
-        model, find_gpu(gpu, catalog), parse_size(gpus, "--gpus") if gpus else None,
-        parse_size(tp, "--tp") if tp else None, parse_size(pp, "--pp"), parse_fraction(util, "--gpu-memory-utilization"),
+        model, find_gpu(gpu, catalog), parse_size(gpus, "--gpus") if gpus is not None else None,
+        parse_size(tp, "--tp") if tp is not None else None, parse_size(pp, "--pp"), parse_fraction(util, "--gpu-memory-utilization"),
         parse_bytes(reserve, "--reserve", allow_zero=True), parse_size(block_size, "--block-size"), kv_dtype, weights_dtype,
         engine.strip().lower(),
     )
@@ -243,7 +244,7 @@ def compare(
 
     cfgs = [load_model(m) for m in models]
     heads = parse_kv_heads(kv_heads, cfgs)
-    if gpu:
+    if gpu is not None:
         from .capacity import DEFAULT_RESERVE, DEFAULT_UTILIZATION
 
         setup = _setup(cfgs[0], gpu, None, tp, "1", DEFAULT_UTILIZATION, DEFAULT_RESERVE, block_size, kv_dtype, "auto", catalog,
@@ -277,8 +278,8 @@ def table(
 
     fmt = output_format(fmt, output)
     grid = Grid([load_model(m) for m in models], parse_size_list(seq, "--seq"), parse_size_list(batch, "--batch"),
-                [d.strip() for d in kv_dtype.split(",") if d.strip()] or ["auto"],
-                parse_size_list(kv_heads, "--kv-heads") if kv_heads else None, parse_size_list(tp, "--tp"),
+                [d.strip() for d in kv_dtype.split(",")],
+                parse_size_list(kv_heads, "--kv-heads") if kv_heads is not None else None, parse_size_list(tp, "--tp"),
                 check_choice(engine, GRID_ENGINES, "--engine"), parse_size(block_size, "--block-size"))
     grid.check(parse_size(max_rows, "--max-rows"))
     if fmt != "table":
@@ -332,11 +333,12 @@ def fit(
         from .engines import Vllm
         from .planning import pool_report
 
-        length = parse_size(max_model_len or seq or str(cfg.max_context), "--max-model-len")
+        length = parse_size(max_model_len if max_model_len is not None else seq if seq is not None else str(cfg.max_context),
+                            "--max-model-len")
         eng = Vllm(block_size=parse_size(block_size, "--block-size"),
                    max_num_batched_tokens=parse_size(max_batched, "--max-num-batched-tokens"))
         report = pool_report(cfg, parse_bytes(kv_memory, "--kv-memory"), eng, length, kv_dtype,
-                             parse_size(tp, "--tp") if tp else 1)
+                             parse_size(tp, "--tp") if tp is not None else 1)
         emit(report, fmt, "iec", str(output) if output else None)
         return
     if gpu is None:
@@ -351,8 +353,9 @@ def fit(
         weights_bytes = str(from_gguf(model)[1])  # the tensor table: the weights' real size
         weights_from = "the GGUF's tensor table:"
     setup = _setup(cfg, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog, engine)
-    report = fit_report(cfg, setup, parse_size(seq, "--seq") if seq else None, parse_size(batch, "--batch") if batch else None,
-                        parse_bytes(weights_bytes, "--weights-bytes") if weights_bytes else None, weights_from)
+    report = fit_report(cfg, setup, parse_size(seq, "--seq") if seq is not None else None,
+                        parse_size(batch, "--batch") if batch is not None else None,
+                        parse_bytes(weights_bytes, "--weights-bytes") if weights_bytes is not None else None, weights_from)
     emit(report, fmt, "iec", str(output) if output else None)
 
 
@@ -397,7 +400,7 @@ def plan(
         cfg = custom_model(n_heads, n_layers, head_dim, kv_dtype)
         weights_bytes = weights_bytes or "0"
     setup = _setup(cfg, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog, engine)
-    wb = parse_bytes(weights_bytes, "--weights-bytes", allow_zero=True) if weights_bytes else None
+    wb = parse_bytes(weights_bytes, "--weights-bytes", allow_zero=True) if weights_bytes is not None else None
     if min_tps is not None and not (min_tps > 0 and min_tps != float("inf")):
         from .errors import InputError
 
@@ -439,7 +442,7 @@ def chart(
     from .units import parse_size, parse_size_list
 
     cfg = load_model(model)
-    seqs = parse_size_list(seq, "--seq") if seq else default_contexts(cfg)
+    seqs = parse_size_list(seq, "--seq") if seq is not None else default_contexts(cfg)
     if len(seqs) > MAX_CHART_POINTS:
         from .errors import InputError
 

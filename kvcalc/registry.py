@@ -54,7 +54,10 @@ def load_all() -> tuple[Model, ...]:
 
 
 def _looks_like_path(name: str) -> bool:
-    return name.endswith((".yaml", ".yml", ".json", ".gguf")) or Path(name).is_file()
+    try:
+        return name.endswith((".yaml", ".yml", ".json", ".gguf")) or Path(name).is_file()
+    except (OSError, ValueError):  # a name too long for a path, or with a NUL: not a path
+        return False
 
 
 def load_model(name: str | Path) -> Model:
@@ -73,7 +76,7 @@ def load_model(name: str | Path) -> Model:
             return load_gguf(path)
         return load_yaml(path)
     key = _key(text)
-    plain = key and "/" not in key and "\\" not in key and not key.startswith(".")
+    plain = key and len(key) <= 200 and "/" not in key and "\\" not in key and "\0" not in key and not key.startswith(".")
     direct = configs_dir() / f"{key}.yaml"  # the fast path: a shipped model's file is named after it
     if plain and direct.is_file():  # a name never reaches outside configs/
         return load_shipped(direct)

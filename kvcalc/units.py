@@ -78,7 +78,8 @@ def parse_size_list(text: str, what: str) -> Sizes:
     return Sizes(out)
 
 
-_BYTES = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)?\s*$", re.IGNORECASE)
+_BYTES = re.compile(r"^\s*(\d{1,20}(?:\.\d{1,20})?)\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)?\s*$", re.IGNORECASE)
+MAX_BYTES = 10**18  # an exabyte: beyond any GPU or checkpoint
 _BYTE_UNITS = {"B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
                "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3, "TIB": 1024**4}
 
@@ -88,14 +89,16 @@ def parse_bytes(text: str | int, what: str, allow_zero: bool = False) -> int:
     if isinstance(text, int) and not isinstance(text, bool):
         value = text
     else:
-        m = _BYTES.match(str(text))
+        m = _BYTES.match(str(text)[:100])
         if not m:
-            raise InputError(f"{what}: expected a size in bytes such as 85520809984, 80GB or 2GiB, got {text!r}")
+            raise InputError(f"{what}: expected a size in bytes such as 85520809984, 80GB or 2GiB, got {str(text)[:40]!r}")
         from fractions import Fraction
 
         value = int(Fraction(m.group(1)) * _BYTE_UNITS[(m.group(2) or "B").upper()])
     if value < 0 or (value == 0 and not allow_zero):
         raise InputError(f"{what}: must be > 0, got {text!r}")
+    if value > MAX_BYTES:
+        raise InputError(f"{what}: {value:.3g} B is beyond any GPU or checkpoint (at most {MAX_BYTES:.0e} B)")
     return value
 
 
