@@ -1,5 +1,5 @@
 """python -m kvcalc"""
 
-from .cli import main
+from .entry import main
 
 main()

@@ -38,8 +38,8 @@ def _schema() -> Any:
         name: str = Field(min_length=1)
         aliases: list[str] = []
         vendor: str = "custom"
-        memory_bytes: int = Field(gt=0)
-        hbm_bandwidth_bytes_per_s: int = Field(gt=0)
+        memory_bytes: int = Field(gt=0, le=10**18)  # an exabyte: beyond any accelerator
+        hbm_bandwidth_bytes_per_s: int = Field(gt=0, le=10**18)
         source: str = Field(min_length=1)
 
     class Catalog(BaseModel):
@@ -58,7 +58,7 @@ def _from_data(data: Any, path: Path, validate: bool) -> list[GPU]:
         except ValidationError as err:
             e = err.errors()[0]
             where = ".".join(str(p) for p in e["loc"]) or "(top level)"
-            raise ConfigError(f"{path}: {where}: {e['msg']}") from None
+            raise ConfigError(f"{path}: {where}: {e['msg']}"[:300]) from None
     out = [GPU(**{**g, "aliases": tuple(g.get("aliases", ()))}) for g in data["gpus"]]
     seen: dict[str, str] = {}
     for gpu in out:

@@ -31,6 +31,9 @@ def _torch() -> Any:
         import torch
     except ImportError:
         raise MeasureError("--measure needs PyTorch: pip install 'kvcalc[measure]'") from None
+    except Exception as err:  # noqa: BLE001 - a broken install (OSError from a shared library, ...)
+        raise MeasureError(f"PyTorch is installed but fails to import ({type(err).__name__}: {err}); "
+                           "reinstall it: pip install 'kvcalc[measure]'") from None
     return torch
 
 
@@ -146,6 +149,30 @@ def _allocate(torch: Any, group: Layers, device: str) -> list[Any]:
     return out
 
 
+PROGRESS_BYTES = 1 << 30  # allocations above this show a progress bar (they take seconds)
+
+
+def _progress(total_layers: int, planned_bytes: int) -> Any:
+    """advance(n, done=False): a bar on stderr, for a terminal and a large allocation only."""
+    import sys
+
+    if planned_bytes < PROGRESS_BYTES or not sys.stderr.isatty():
+        return lambda n, done=False: None
+    from rich.console import Console
+    from rich.progress import Progress
+
+    bar = Progress(console=Console(stderr=True), transient=True)
+    task = bar.add_task(f"allocating {planned_bytes / (1 << 30):.1f} GiB", total=total_layers)
+    bar.start()
+
+    def advance(n: int, done: bool = False) -> None:
+        bar.advance(task, n)
+        if done:
+            bar.stop()
+
+    return advance
+
+
 def measure(model: Model, seq_len: int, batch_size: int = 1, kv_dtype: str = "auto", engine: Any = "exact",
             block_size: int = DEFAULT_BLOCK_SIZE, device: str = "auto", v_dtype: str | None = None) -> dict[str, Any]:
     """Allocate the cache (zeros, so pages are committed), measure, free. A dict of results.
@@ -180,14 +207,18 @@ def measure(model: Model, seq_len: int, batch_size: int = 1, kv_dtype: str = "au
     formula = cache.cache_bytes
     result: dict[str, Any] = {"device": dev, "formula_bytes": formula, "kv_dtype": cache.kv_dtype,
                               "engine": cache.engine, "path": runtime.label if runtime else "re-derivation"}
+    groups = derived(p.batch)
+    total_layers = sum(g.count if p.all_layers else 1 for g in groups)
+    planned = sum((g.count if p.all_layers else 1) * _spec_bytes([g]) for g in groups)
+    progress = _progress(total_layers, planned)
     try:
         storage = raw = 0
-        for group in derived(p.batch):
+        for group in groups:
             n = group.count if p.all_layers else 1
-            if runtime is not None:
-                layers = [runtime.layer(torch, group, dev, p.batch) for _ in range(n)]
-            else:
-                layers = [_allocate(torch, group, dev) for _ in range(n)]
+            layers = []
+            for _ in range(n):
+                layers.append(runtime.layer(torch, group, dev, p.batch) if runtime is not None else _allocate(torch, group, dev))
+                progress(1)
             tensors.extend(layers)
             group_bytes = sum(t.numel() * t.element_size() for layer in layers for t in layer)
             raw += sum(t.untyped_storage().nbytes() for layer in layers for t in layer)
@@ -211,6 +242,7 @@ def measure(model: Model, seq_len: int, batch_size: int = 1, kv_dtype: str = "au
     except (RuntimeError, MemoryError) as err:  # torch.OutOfMemoryError is a RuntimeError
         raise MeasureError(f"allocation failed: {str(err).splitlines()[0]}") from None
     finally:
+        progress(0, done=True)
         tensors.clear()
         if dev == "cuda":
             torch.cuda.empty_cache()
