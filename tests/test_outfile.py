@@ -105,3 +105,14 @@ def test_a_full_or_closed_stdout_is_one_line(tmp_path):
     to_file = subprocess.run([*KVCALC, "llama2-70b", "--seq", "4k", "-o", str(tmp_path / "x.json")],
                              stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1))
     assert to_file.returncode == 0 and (tmp_path / "x.json").exists()
+
+
+@pytest.mark.parametrize("args", [["chart", "llama2-70b", "--seq", "4k,32k"], ["llama2-70b", "--seq", "4k"], ["list"]])
+def test_an_ascii_terminal_gets_ascii(tmp_path, args):
+    cfg = tmp_path / "café.yaml"
+    cfg.write_text((HF.parent.parent.parent / "configs" / "llama3-8b.yaml").read_text().replace("name: llama3-8b", "name: llama-café"))
+    env = {**os.environ, "PYTHONIOENCODING": "ascii", "LANG": "C", "LC_ALL": "C"}
+    for command in (args, [str(cfg), "--seq", "4k"]):
+        done = subprocess.run([*KVCALC, *command], capture_output=True, env=env)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.isascii() and b"Traceback" not in done.stderr
