@@ -61,7 +61,7 @@ MUTATIONS = [
     ("kvcalc/capacity.py", "        size = base + (i < extra)", "        size = base + (i >= extra)", "capacity: stage sizes"),
     ("kvcalc/capacity.py", "    return [stage_cache(model, s, setup, seq_len, 1, n_kv_heads).cache_bytes for s in w.stages]", "    return [stage_cache(model, s, setup, seq_len, 1, n_kv_heads).total_bytes for s in w.stages]", "capacity: state per sequence"),
     ("kvcalc/hf.py", 'return "SF", r.int("sliding_window")', 'return "FS", r.int("sliding_window")', "hf mapper: gemma-2 pattern"),
-    ("kvcalc/hf.py", 'return "S" * (period - 1) + "F", r.int("sliding_window")', 'return "S" * period + "F", r.int("sliding_window")', "hf mapper: gemma-3 pattern"),
+    ("kvcalc/hf.py", 'return ("S" * (period - 1) + "F")[:n_layers], r.int("sliding_window")', 'return ("S" * period + "F")[:n_layers], r.int("sliding_window")', "hf mapper: gemma-3 pattern"),
     ("kvcalc/hf.py", 'NEMOTRON_LETTERS = {"M": "R", "*": "F", "-": "N", "E": "N"}', 'NEMOTRON_LETTERS = {"M": "N", "*": "F", "-": "N", "E": "N"}', "hf mapper: Nemotron Mamba layers"),
     ("kvcalc/hf.py", '"d_inner": r.int("mamba_expand") * hidden', '"d_inner": hidden', "hf mapper: Jamba d_inner"),
     ("kvcalc/hf.py", 'return r.int("num_kv_heads", "n_head_kv", default=n_heads)', "return 1", "hf mapper: Falcon new decoder KV heads"),
