@@ -75,7 +75,9 @@ MUTATIONS = [
 
 def run_suite(timeout: int) -> bool:
     """True when the suite fails (the mutation is caught)."""
-    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "tests"]
+    # the hostile-input and output-file suites test handling, not sizing: left out for speed
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "tests",
+           "--ignore=tests/test_hostile.py", "--ignore=tests/test_outfile.py", "--ignore=tests/test_hostile_files.py"]
     try:
         done = subprocess.run(cmd, cwd=ROOT, capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:
