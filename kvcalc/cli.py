@@ -12,7 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from . import __version__
-from .engines.vllm import DEFAULT_BLOCK_SIZE
+from .engines import DEFAULT_BLOCK_SIZE
 from .errors import KvcalcError
 
 DTYPE_HELP = "KV element type: auto (the model's own), fp32, fp16, bf16, fp8, fp8_e4m3, fp8_e5m2, int8, int4, nvfp4."

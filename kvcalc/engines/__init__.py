@@ -7,34 +7,50 @@ allocation granularity, and the recurrent state a sequence keeps. One module a r
 - ``llamacpp`` (CLI name ``llama.cpp``): llama.cpp's cells, streams and ggml block types.
 
 kvcalc.formulas sums what a profile answers; nothing runtime-specific lives there. Adding a
-runtime is one module here plus its conformance suite.
+runtime is one module here plus its conformance suite. The runtime modules are imported when a
+profile is asked for, not at start-up.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import InputError
 from .exact import Engine, Shape, StateTensor
-from .llamacpp import LlamaCpp
-from .transformers import Transformers
-from .vllm import DEFAULT_BLOCK_SIZE, Vllm
 
 ENGINES = ("exact", "hf", "vllm", "llama.cpp")
+DEFAULT_BLOCK_SIZE = 16  # vLLM's --block-size on GPUs (FlashAttention)
+_LAZY = {"Transformers": "transformers", "Vllm": "vllm", "LlamaCpp": "llamacpp"}
 
 
 def get_engine(name: "str | Engine", block_size: int = DEFAULT_BLOCK_SIZE) -> Engine:
-    """A profile by CLI name (exact, hf, vllm); a profile passes through unchanged."""
+    """A profile by CLI name (exact, hf, vllm, llama.cpp); a profile passes through unchanged."""
     if isinstance(name, Engine):
         return name
     key = str(name).strip().lower()
     if key == "exact":
         return Engine()
     if key in ("hf", "transformers"):
+        from .transformers import Transformers
+
         return Transformers()
     if key == "vllm":
+        from .vllm import Vllm
+
         return Vllm(block_size=block_size)
     if key in ("llama.cpp", "llamacpp", "llama_cpp"):
+        from .llamacpp import LlamaCpp
+
         return LlamaCpp()
     raise InputError(f"unknown engine {name!r} (choose from: {', '.join(ENGINES)})")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["ENGINES", "DEFAULT_BLOCK_SIZE", "Engine", "LlamaCpp", "Shape", "StateTensor", "Transformers", "Vllm",

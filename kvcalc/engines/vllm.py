@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..model import FULL, MLA_KIND, SLIDING, SSM, Model
+from . import DEFAULT_BLOCK_SIZE
 from .exact import Engine, StateTensor
 
 VLLM_VERSION = "0.32.0"
-DEFAULT_BLOCK_SIZE = 16  # vLLM's --block-size on GPUs (FlashAttention); kvcalc.engines re-exports it
 DEFAULT_MAX_NUM_BATCHED_TOKENS = 8192  # `vllm serve` on an H100 / H200 (EngineArgs' defaults by device)
 DEFAULT_CONCURRENT_BATCHES = 2  # async scheduling, on by default: two batches in flight
 
