@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .model import FULL, MLA_KIND, NONE, RECURRENT, SLIDING, Model
 from .dtypes import DTYPES, KVDType, resolve
-from .engines import DEFAULT_BLOCK_SIZE, ENGINES, Engine, get_engine
+from .engines import DEFAULT_BLOCK_SIZE, Engine, get_engine
 from .errors import InputError
 
 

@@ -10,7 +10,6 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .dtypes import resolve
 from .errors import MeasureError
 from .derive import Layers, derive
 from .engines import get_engine
