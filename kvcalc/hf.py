@@ -88,6 +88,15 @@ class _Reader:
             raise self.error(found, f"{value:.3g} is beyond any model (at most {MAX_INT:,})")
         return value
 
+    def flag(self, key: str, default: bool = False) -> bool:
+        """A true/false key (absent or null: the family's default, else `default`)."""
+        value = self.get(key, default=default)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self.error(key, f"must be true or false, got {value!r}"[:200])
+        return value
+
     def error(self, key: str, message: str) -> ConfigError:
         return ConfigError(f"{self.origin}: {key}: {message}")
 
@@ -96,9 +105,9 @@ def _kv_heads(r: _Reader, n_heads: int) -> int:
     if r.family == "falcon":
         # transformers' FalconAttention: new_decoder_architecture -> num_kv_heads,
         # else multi_query -> 1, else one KV head per query head.
-        if r.get("new_decoder_architecture"):
+        if r.flag("new_decoder_architecture"):
             return r.int("num_kv_heads", "n_head_kv", default=n_heads)
-        return 1 if r.get("multi_query") else n_heads
+        return 1 if r.flag("multi_query") else n_heads
     return r.int("num_key_value_heads", "num_kv_heads", default=n_heads)  # absent -> MHA
 
 
@@ -116,7 +125,7 @@ def _pattern(r: _Reader, n_layers: int) -> tuple[str | None, int | None]:
         pattern = "".join(LAYER_TYPES[t] for t in types)
         return pattern, (r.int("sliding_window") if "S" in pattern else None)
     if f in ("qwen2", "qwen2_moe", "qwen3", "qwen3_moe"):
-        if not r.get("use_sliding_window") or window is None:
+        if not r.flag("use_sliding_window") or window is None:
             return None, None  # Qwen: use_sliding_window false means no window at all
         first = r.int("max_window_layers", default=n_layers)
         pattern = "".join("S" if i >= first else "F" for i in range(n_layers))
@@ -276,7 +285,7 @@ def from_hf_dict(cfg: Any, origin: str, path: Path | None = None) -> Model:
         "hidden_size": hidden,
         "intermediate_size": intermediate,
         "vocab_size": r.int("vocab_size"),
-        "tie_embeddings": bool(r.get("tie_word_embeddings", default=True)),
+        "tie_embeddings": r.flag("tie_word_embeddings", default=True),
         "dtype": r.get("torch_dtype", "dtype", default="float32"),
         "max_context": r.int("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"),
     }

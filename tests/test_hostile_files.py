@@ -26,6 +26,9 @@ def one_line(run_cli, *args):
     ({"model_type": "gemma3", "text_config": "x"}, "text_config: expected an object"),
     ({"model_type": "jamba", "attn_layer_offset": "4"}, "attn_layer_offset"),
     ({"model_type": "jamba", "attn_layer_offset": 100}, "attn_layer_offset"),
+    ({"tie_word_embeddings": "no"}, "tie_word_embeddings: must be true or false"),
+    ({"model_type": "qwen2", "use_sliding_window": "yes", "sliding_window": 4096}, "use_sliding_window: must be true or false"),
+    ({"model_type": "falcon", "new_decoder_architecture": 1}, "new_decoder_architecture: must be true or false"),
 ])
 def test_bad_config_json_values(run_cli, tmp_path, change, message):
     path = tmp_path / "config.json"
