@@ -91,23 +91,20 @@ def open_atomic(path: str | Path, mode: str = "w", inputs: Iterable[str | Path] 
         os.umask(umask)
         keep = 0o666 & ~umask
     tmp = real.parent / f".kvcalc-{secrets.token_hex(6)}.tmp"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except OSError as err:
-        raise KvcalcError(f"cannot write {path}: {err.strerror or err}") from None
-    try:
-        with _signals_raise():
+    with _signals_raise():  # before the temporary file exists, so that no signal can strand it
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             text = {"encoding": "utf-8", "newline": ""} if "b" not in mode else {}
             with os.fdopen(fd, mode, **text) as f:
                 yield f
             os.chmod(tmp, keep)
             os.replace(tmp, real)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise KvcalcError(f"cannot write {path}: {err.strerror or err}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        except OSError as err:
+            tmp.unlink(missing_ok=True)
+            raise KvcalcError(f"cannot write {path}: {err.strerror or err}") from None
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
 
 def write_atomic(path: str | Path, text: str, inputs: Iterable[str | Path] = ()) -> None:
