@@ -95,6 +95,7 @@ def calc(
     llama_opts = (k_dtype, v_dtype, parallel, kv_unified, swa_full or None, flash_attn != "auto" or None, ubatch != "512" or None)
     if engine.strip().lower() in ("llama.cpp", "llamacpp"):
         from .engines import LlamaCpp
+        from .engines.llamacpp import FLASH_ATTN
         from .errors import InputError
 
         if batch_size != 1:
@@ -103,7 +104,7 @@ def calc(
         n_par = parse_size(parallel, "--parallel") if parallel is not None else 4
         engine = LlamaCpp(n_parallel=n_par, kv_unified=kv_unified if kv_unified is not None else parallel is None,
                           swa_full=swa_full, n_ubatch=parse_size(ubatch, "--ubatch"),
-                          flash_attn=check_choice(flash_attn, ("auto", "on", "off"), "--flash-attn"))
+                          flash_attn=check_choice(flash_attn, FLASH_ATTN, "--flash-attn"))
         kv_dtype, v_dtype = (k_dtype if k_dtype is not None else kv_dtype), (v_dtype if v_dtype is not None else kv_dtype)
     elif any(o is not None for o in llama_opts):
         from .errors import InputError
@@ -325,7 +326,9 @@ def fit(
     from .report import check_choice, emit
     from .units import parse_bytes, parse_size
 
-    engine = check_choice(engine, ("vllm", "hf", "exact"), "--engine")
+    from .capacity import PLANNING_ENGINES
+
+    engine = check_choice(engine, PLANNING_ENGINES, "--engine")
     cfg = load_model(model)
     if kv_memory is not None:
         if engine != "vllm":

@@ -44,15 +44,6 @@ class Sizes:
         for r in self.parts:
             yield from r
 
-    def __getitem__(self, i: int) -> int:
-        for r in self.parts:
-            if i < len(r):
-                return r[i]
-            i -= len(r)
-        raise IndexError(i)
-
-    def __eq__(self, other: object) -> bool:
-        return list(self) == list(other) if isinstance(other, (list, Sizes)) and len(self) < 10**6 else NotImplemented
 
 
 def parse_size_list(text: str, what: str) -> Sizes:
