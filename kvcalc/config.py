@@ -272,13 +272,4 @@ def load_yaml(path: str | Path) -> Model:
     return validate(parse_yaml(read_text(path), str(path)), str(path))
 
 
-def to_yaml(model: Model, header: str = "") -> str:
-    """The config as YAML of this schema, fields in schema order, empty ones left out."""
-    import yaml
-
-    data = model.to_dict()
-    body = yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=100, allow_unicode=True)
-    return header + body
-
-
 __all__ = ["ModelConfig", "MLAConfig", "MoEConfig", "SSMConfig", "Source", "load_yaml", "validate", "MODEL_DTYPES"]

@@ -74,7 +74,12 @@ def _from_data(data: Any, path: Path, validate: bool) -> list[GPU]:
 def _load(path: Path, validate: bool) -> tuple[GPU, ...]:
     from .files import parse_yaml, read_text
 
-    data = parse_yaml(read_text(path), path)
+    if not validate:  # the shipped catalog: from its prebuilt index when that matches
+        from .index import load_yaml_data
+
+        data = load_yaml_data(path)
+    else:
+        data = parse_yaml(read_text(path), path)
     if validate and not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping with a 'gpus' list")
     return tuple(_from_data(data, path, validate))

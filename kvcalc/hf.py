@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .config import read_text, validate
+from .files import read_text
 from .model import MAX_HEADS, MAX_INT, MAX_LAYERS, Model
 from .errors import ConfigError
 
@@ -307,7 +307,14 @@ def from_hf_dict(cfg: Any, origin: str, path: Path | None = None) -> Model:
         data["ssm"] = _ssm(r, hidden)
     if r.notes:
         data["notes"] = "; ".join(dict.fromkeys(r.notes))
-    return validate(data, origin)
+    from .trusted import trusted_model
+
+    model = trusted_model(data)
+    if model is None:
+        from .config import validate
+
+        model = validate(data, origin)
+    return model
 
 
 class _Duplicate(ValueError):

@@ -6,7 +6,6 @@ import difflib
 from functools import lru_cache
 from pathlib import Path
 
-from .files import parse_yaml, read_text
 from .model import Model, from_dict
 from .errors import ConfigError
 
@@ -38,7 +37,9 @@ def load_yaml(path: Path) -> Model:
 
 def load_shipped(path: Path) -> Model:
     """A shipped config, trusted: the test suite validates every file in configs/."""
-    data = parse_yaml(read_text(path), str(path))
+    from .index import load_yaml_data
+
+    data = load_yaml_data(path)
     if not isinstance(data, dict):
         return load_yaml(path)  # not a mapping: let the validating loader say what is wrong
     try:

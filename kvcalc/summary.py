@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Iterable
 
-from .config import to_yaml
 from .model import LAYER_KINDS, Model
 from .formulas import attention_kind, kv_cache
 from .report import Column, Report, check_choice
@@ -61,6 +60,14 @@ def models_report(models: Iterable[Model], kv_dtype: str = "auto") -> Report:
     return Report("Shipped models (bytes per token: all layers, K + V)", LIST_COLUMNS, rows, {"models": rows})
 
 
+def to_yaml(model: Model, header: str = "") -> str:
+    """The config as YAML of kvcalc's schema, fields in schema order, empty ones left out."""
+    import yaml
+
+    body = yaml.safe_dump(model.to_dict(), sort_keys=False, default_flow_style=False, width=100, allow_unicode=True)
+    return header + body
+
+
 def show_text(model: Model, fmt: str = "yaml") -> str:
     fmt = check_choice(fmt, ("yaml", "json"), "--format")
     if fmt == "json":
@@ -73,8 +80,6 @@ def show_text(model: Model, fmt: str = "yaml") -> str:
 
 def import_yaml(path: Path, name: str | None = None) -> str:
     """A YAML config of kvcalc's schema from a Hugging Face config.json or a GGUF file."""
-    from .config import validate
-
     if Path(path).suffix == ".gguf":
         from .gguf import load_gguf
 
@@ -84,6 +89,8 @@ def import_yaml(path: Path, name: str | None = None) -> str:
 
         model = load_hf_config(path)
     if name:
+        from .config import validate
+
         model = validate({**model.to_dict(), "name": name}, str(path))
     header = f"# Imported by kvcalc from {path.name}; check the source and add aliases before shipping.\n"
     return to_yaml(model, header)

@@ -1,0 +1,260 @@
+"""The bodies of kvcalc's commands, free of typer: `kvcalc.cli` declares the options and calls
+these; `kvcalc.fastpath` calls them straight from argv when it can. Each returns its exit code
+(None for 0). No arithmetic here either: parse -> call the core -> render."""
+
+from __future__ import annotations
+
+import sys
+
+MAX_CHART_POINTS = 2_000
+
+
+def _setup(model, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog, engine="vllm"):  # type: ignore[no-untyped-def]
+    from .capacity import make_setup
+    from .gpus import find_gpu
+    from .units import parse_bytes, parse_fraction, parse_size
+
+    return make_setup(
+        model, find_gpu(gpu, catalog), parse_size(gpus, "--gpus") if gpus is not None else None,
+        parse_size(tp, "--tp") if tp is not None else None, parse_size(pp, "--pp"), parse_fraction(util, "--gpu-memory-utilization"),
+        parse_bytes(reserve, "--reserve", allow_zero=True), parse_size(block_size, "--block-size"), kv_dtype, weights_dtype,
+        engine.strip().lower(),
+    )
+
+
+def calc(model, seq, batch, kv_dtype, engine, block_size, units, fmt, output, measure, device, k_dtype, v_dtype, parallel, kv_unified, swa_full, ubatch, flash_attn) -> int | None:  # type: ignore[no-untyped-def]
+    from .registry import load_model
+    from .report import UNITS, calc_report, check_choice, emit, output_format
+    from .units import parse_size
+
+    fmt, units = output_format(fmt, output), check_choice(units, UNITS, "--units")
+    check_choice(device, ("auto", "cuda", "cpu"), "--device")
+    seq_len, batch_size = parse_size(seq, "--seq"), parse_size(batch, "--batch")
+    blocks = parse_size(block_size, "--block-size")
+    cfg = load_model(model)
+    llama_opts = (k_dtype, v_dtype, parallel, kv_unified, swa_full or None, flash_attn != "auto" or None, ubatch != "512" or None)
+    if engine.strip().lower() in ("llama.cpp", "llamacpp"):
+        from .engines import LlamaCpp
+        from .engines.llamacpp import FLASH_ATTN
+        from .errors import InputError
+
+        if batch_size != 1:
+            raise InputError("with --engine llama.cpp, --seq is -c (n_ctx) shared by --parallel (-np) slots: "
+                             "give --parallel instead of --batch")
+        n_par = parse_size(parallel, "--parallel") if parallel is not None else 4
+        engine = LlamaCpp(n_parallel=n_par, kv_unified=kv_unified if kv_unified is not None else parallel is None,
+                          swa_full=swa_full, n_ubatch=parse_size(ubatch, "--ubatch"),
+                          flash_attn=check_choice(flash_attn, FLASH_ATTN, "--flash-attn"))
+        kv_dtype, v_dtype = (k_dtype if k_dtype is not None else kv_dtype), (v_dtype if v_dtype is not None else kv_dtype)
+    elif any(o is not None for o in llama_opts):
+        from .errors import InputError
+
+        raise InputError("--k-dtype, --v-dtype, --parallel, --kv-unified, --swa-full, --ubatch and --flash-attn "
+                         "are llama.cpp's: add --engine llama.cpp")
+    if measure:
+        from .measure import measure_report
+
+        report, ok = measure_report(cfg, seq_len, batch_size, kv_dtype, engine, blocks, device, v_dtype)
+        emit(report, fmt, units, str(output) if output else None)
+        if not ok:
+            return 1
+        return
+    emit(calc_report(cfg, seq_len, batch_size, kv_dtype, engine, blocks, v_dtype), fmt, units, str(output) if output else None)
+
+
+def list_models(kv_dtype, fmt, output) -> int | None:  # type: ignore[no-untyped-def]
+    from .registry import load_all
+    from .report import emit
+    from .summary import models_report
+
+    emit(models_report(load_all(), kv_dtype), fmt, "iec", str(output) if output else None)
+
+
+def show(model, fmt) -> int | None:  # type: ignore[no-untyped-def]
+    from .registry import load_model
+    from .summary import show_text
+
+    sys.stdout.write(show_text(load_model(model), fmt))
+
+
+def import_config(config, output, name) -> int | None:  # type: ignore[no-untyped-def]
+    from .summary import import_yaml
+
+    text = import_yaml(config, name)
+    if output:
+        from .outfile import write_atomic
+
+        write_atomic(output, text)
+        print(f"wrote {output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+
+
+def measure_all(all_models, seq, batch, kv_dtype, engine, block_size, device, fmt, output) -> int | None:  # type: ignore[no-untyped-def]
+    from .errors import InputError
+    from .measure import measure_all_report
+    from .registry import load_all
+    from .report import emit
+    from .units import parse_size
+
+    if not all_models:
+        raise InputError("kvcalc measure needs --all (one model: kvcalc MODEL --seq N --measure)")
+    report, ok = measure_all_report(list(load_all()), parse_size(seq, "--seq"), parse_size(batch, "--batch"), kv_dtype,
+                                    engine, parse_size(block_size, "--block-size"), device)
+    emit(report, fmt, "iec", str(output) if output else None)
+    if not ok:
+        return 1
+
+
+def compare(models, seq, batch, kv_heads, kv_dtype, engine, block_size, gpu, tp, catalog, units, fmt, output) -> int | None:  # type: ignore[no-untyped-def]
+    from .compare import compare_report, parse_kv_heads
+    from .registry import load_model
+    from .report import emit
+    from .units import parse_size
+
+    cfgs = [load_model(m) for m in models]
+    heads = parse_kv_heads(kv_heads, cfgs)
+    if gpu is not None:
+        from .capacity import DEFAULT_RESERVE, DEFAULT_UTILIZATION
+
+        setup = _setup(cfgs[0], gpu, None, tp, "1", DEFAULT_UTILIZATION, DEFAULT_RESERVE, block_size, kv_dtype, "auto", catalog,
+                       engine)
+    else:
+        setup = None
+    report = compare_report(cfgs, parse_size(seq, "--seq"), parse_size(batch, "--batch"), kv_dtype, engine,
+                            parse_size(block_size, "--block-size"), heads, setup)
+    emit(report, fmt, units, str(output) if output else None)
+
+
+def table(models, seq, batch, kv_dtype, kv_heads, tp, engine, block_size, fmt, output, max_rows) -> int | None:  # type: ignore[no-untyped-def]
+    from .grid import (
+        GRID_ENGINES,
+        SCHEMA,
+        TABLE_LIMIT,
+        TEXT_COLUMNS,
+        Grid,
+        export,
+        rows,
+    )
+    from .registry import load_model
+    from .report import Column, Report, check_choice, emit, output_format
+    from .units import parse_size, parse_size_list
+
+    fmt = output_format(fmt, output)
+    grid = Grid([load_model(m) for m in models], parse_size_list(seq, "--seq"), parse_size_list(batch, "--batch"),
+                [d.strip() for d in kv_dtype.split(",")],
+                parse_size_list(kv_heads, "--kv-heads") if kv_heads is not None else None, parse_size_list(tp, "--tp"),
+                check_choice(engine, GRID_ENGINES, "--engine"), parse_size(block_size, "--block-size"))
+    grid.check(parse_size(max_rows, "--max-rows"))
+    if fmt != "table":
+        export(grid, fmt, str(output) if output else None)
+        return
+    from .errors import InputError
+
+    if grid.n_rows > TABLE_LIMIT:
+        raise InputError(f"{grid.n_rows:,} rows are too many for a terminal table (at most {TABLE_LIMIT:,}): use --format csv")
+    grid.check()
+    cols = [Column(k, k, "text" if k in TEXT_COLUMNS else "int") for k in SCHEMA]
+    emit(Report(f"KV cache grid: {grid.n_rows:,} rows", cols, [dict(zip(SCHEMA, r)) for r in rows(grid)]),
+         "table", "iec", str(output) if output else None)
+
+
+def fit(model, gpu, seq, batch, gpus, tp, pp, kv_dtype, weights_dtype, weights_bytes, util, reserve, block_size, catalog, engine, kv_memory, max_model_len, max_batched, fmt, output) -> int | None:  # type: ignore[no-untyped-def]
+    from .capacity import PLANNING_ENGINES
+    from .errors import InputError
+    from .registry import load_model
+    from .report import check_choice, emit
+    from .units import parse_bytes, parse_size
+
+    engine = check_choice(engine, PLANNING_ENGINES, "--engine")
+    cfg = load_model(model)
+    if kv_memory is not None:
+        if engine != "vllm":
+            raise InputError("--kv-memory sizes vLLM's pool: use it with --engine vllm")
+        from .engines import Vllm
+        from .planning import pool_report
+
+        length = parse_size(max_model_len if max_model_len is not None else seq if seq is not None else str(cfg.max_context),
+                            "--max-model-len")
+        eng = Vllm(block_size=parse_size(block_size, "--block-size"),
+                   max_num_batched_tokens=parse_size(max_batched, "--max-num-batched-tokens"))
+        report = pool_report(cfg, parse_bytes(kv_memory, "--kv-memory"), eng, length, kv_dtype,
+                             parse_size(tp, "--tp") if tp is not None else 1)
+        emit(report, fmt, "iec", str(output) if output else None)
+        return
+    if gpu is None:
+        raise InputError("kvcalc fit needs --gpu (the KV budget is then an estimate), or --kv-memory (vLLM's "
+                         "'Available KV cache memory', sized exactly)")
+    from .planning import fit_report
+
+    weights_from = "--weights-bytes"
+    if weights_bytes is None and str(model).endswith(".gguf"):
+        from .gguf import from_gguf
+
+        weights_bytes = str(from_gguf(model)[1])  # the tensor table: the weights' real size
+        weights_from = "the GGUF's tensor table:"
+    setup = _setup(cfg, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog, engine)
+    report = fit_report(cfg, setup, parse_size(seq, "--seq") if seq is not None else None,
+                        parse_size(batch, "--batch") if batch is not None else None,
+                        parse_bytes(weights_bytes, "--weights-bytes") if weights_bytes is not None else None, weights_from)
+    emit(report, fmt, "iec", str(output) if output else None)
+
+
+def plan(gpu, seq, model, batch, n_heads, n_layers, head_dim, min_tps, gpus, tp, pp, kv_dtype, weights_dtype, weights_bytes, util, reserve, block_size, catalog, engine, fmt, output) -> int | None:  # type: ignore[no-untyped-def]
+    from .planning import plan_report
+    from .registry import custom_model, load_model
+    from .report import emit
+    from .units import parse_bytes, parse_size
+
+    if model is not None:
+        given = [flag for flag, v in (("--n-heads", n_heads), ("--n-layers", n_layers), ("--head-dim", head_dim)) if v is not None]
+        if given:
+            from .errors import InputError
+
+            raise InputError(f"{', '.join(given)} describe a model without MODEL: give MODEL or them, not both")
+        cfg = load_model(model)
+    else:
+        cfg = custom_model(n_heads, n_layers, head_dim, kv_dtype)
+        weights_bytes = weights_bytes or "0"
+    setup = _setup(cfg, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog, engine)
+    wb = parse_bytes(weights_bytes, "--weights-bytes", allow_zero=True) if weights_bytes is not None else None
+    if min_tps is not None and not (min_tps > 0 and min_tps != float("inf")):
+        from .errors import InputError
+
+        raise InputError(f"--min-tokens-per-s: expected a finite number > 0, got {min_tps!r}")
+    report = plan_report(cfg, setup, parse_size(seq, "--seq"), parse_size(batch, "--batch"), wb, min_tps)
+    emit(report, fmt, "iec", str(output) if output else None)
+
+
+def gpus_list(catalog, fmt, output) -> int | None:  # type: ignore[no-untyped-def]
+    from .gpus import load_catalog
+    from .planning import gpus_report
+    from .report import emit
+
+    emit(gpus_report(load_catalog(catalog)), fmt, "iec", str(output) if output else None)
+
+
+def chart(model, seq, batch, kv_dtype, engine, plot, units, fmt, output) -> int | None:  # type: ignore[no-untyped-def]
+    from .chart import chart_report, default_contexts, plot_png, render_bars
+    from .registry import load_model
+    from .report import UNITS, check_choice, emit, output_format, stdout_console, utf8
+    from .units import parse_size, parse_size_list
+
+    cfg = load_model(model)
+    seqs = parse_size_list(seq, "--seq") if seq is not None else default_contexts(cfg)
+    if len(seqs) > MAX_CHART_POINTS:
+        from .errors import InputError
+
+        raise InputError(f"--seq: {len(seqs):,} contexts are too many for a chart (at most {MAX_CHART_POINTS:,}); "
+                         f"use a step, e.g. 1k:128k:4k, or kvcalc table for a grid")
+    seqs = list(seqs)
+    fmt, units = output_format(fmt, output), check_choice(units, UNITS, "--units")
+    report, data = chart_report(cfg, seqs, parse_size(batch, "--batch"), kv_dtype, engine)
+    if plot is not None:
+        plot_png(str(plot), cfg, seqs, data, parse_size(batch, "--batch"))
+        print(f"wrote {plot}", file=sys.stderr)
+    if fmt == "table" and output is None:
+        console = stdout_console(pipe_width=120)  # pipes: room for the bars
+        console.print(render_bars(report.title, seqs, data, units, ascii_only=not utf8(console)))
+        return
+    emit(report, fmt, units, str(output) if output else None)
