@@ -166,6 +166,6 @@ def decode_step(torch: Any, cache: KVCache, n_heads: int, model_dtype: str, devi
         layer_kind=g.kind, shape=(batch, h_kv, s, d), n_heads=n_heads, n_kv_heads=h_kv, batch=batch,
         dtype=dtype_name, layer_bytes=2 * batch * h_kv * s * d * elem,
         grouped=Peak(method, grouped_peak, 0),
-        repeat_kv=Peak("repeat_kv (repeat_interleave)", repeat_peak, sum(copies)),
+        repeat_kv=Peak("K/V repeated to every query head", repeat_peak, sum(copies)),
         max_abs_diff=diff,
     )

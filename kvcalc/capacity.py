@@ -279,7 +279,9 @@ def layout_fit(model: Model, w: Weights, setup: Setup, layout: str, n_kv_heads: 
 
 def fit_layouts(model: Model) -> list[tuple[str, int | None]]:
     """(layout, n_kv_heads) rows of `fit`: the model as published, then its MHA and MQA rebuilds."""
-    return [(f"{model.name} ({attention_kind(model)})", None), ("MHA", model.n_heads), ("MQA", 1)]
+    from .formulas import published_label
+
+    return [(published_label(model), None), ("MHA", model.n_heads), ("MQA", 1)]
 
 
 def plan_layouts(model: Model) -> list[tuple[str, int]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import KvcalcError
-from .formulas import variants
+from .formulas import published_label, variants
 from .model import Model
 from .report import Column, Report
 from .units import human_bytes
@@ -31,7 +31,7 @@ def series(model: Model, seqs: list[int], batch_size: int = 1, kv_dtype: str = "
     out: dict[str, list[int]] = {}
     for s in seqs:
         for c in variants(model, s, batch_size, kv_dtype=kv_dtype, engine=engine):
-            label = model.name if c.layout == "model" else c.layout
+            label = published_label(model) if c.layout == "model" else c.layout
             out.setdefault(label, []).append(c.total_bytes)
     return out
 
@@ -46,7 +46,7 @@ def chart_report(model: Model, seqs: list[int], batch_size: int = 1, kv_dtype: s
 
 
 def render_bars(title: str, seqs: list[int], data: dict[str, list[int]], units: str = "iec",
-                ascii_only: bool = False) -> Any:
+                ascii_only: bool = False, width: int = 80) -> Any:
     """A rich renderable: for each context, one bar a layout, scaled to the largest value (bars
     of '#' on a terminal that cannot draw block elements)."""
     from .report import printable
@@ -55,6 +55,8 @@ def render_bars(title: str, seqs: list[int], data: dict[str, list[int]], units: 
     from rich.text import Text
 
     top = max((v for vals in data.values() for v in vals), default=0) or 1
+    fixed = max(len(f"{s:,}") for s in seqs) + max(len(label) for label in data) + 10 + 6  # 3 gaps of 2
+    bar_width = max(8, min(BAR_WIDTH, width - fixed - 2))
     styles = ["bold white", "red", "green", "blue", "magenta"]
     table = Table(title=printable(title), title_justify="left", show_header=True, box=None, pad_edge=False)
     table.add_column("Context", justify="right", no_wrap=True)
@@ -64,7 +66,7 @@ def render_bars(title: str, seqs: list[int], data: dict[str, list[int]], units: 
     for i, s in enumerate(seqs):
         for j, (label, vals) in enumerate(data.items()):
             v = vals[i]
-            eighths = round(v / top * BAR_WIDTH * 8)
+            eighths = round(v / top * bar_width * 8)
             if ascii_only:
                 bar = "#" * max(1, round(eighths / 8))
             else:
@@ -87,12 +89,21 @@ def plot_png(path: str, model: Model, seqs: list[int], data: dict[str, list[int]
 
     from .outfile import open_atomic
 
+    from matplotlib.ticker import FuncFormatter
+
     fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
-    for label, vals in data.items():
-        ax.plot(seqs, [v / 1024**3 for v in vals], marker="o", label=label)
+    top = max((v for vals in data.values() for v in vals), default=1) or 1
+    unit, scale = next((u, s) for u, s in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024), ("B", 1))
+                       if top >= s)
+    for i, (label, vals) in enumerate(data.items()):
+        own = i == 0  # the model as published: drawn on top, dashed and thick, so a rebuild never hides it
+        ax.plot(seqs, [v / scale for v in vals], label=label, marker="D" if own else "o", markersize=7 if own else 4,
+                linestyle="--" if own else "-", linewidth=2.5 if own else 1.5, zorder=3 if own else 2,
+                color="black" if own else None)
     ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: _tokens(x)))
     ax.set_xlabel("context length (tokens)")
-    ax.set_ylabel("KV cache (GiB)")
+    ax.set_ylabel(f"KV cache ({unit})")
     ax.set_title(f"{model.name}: KV cache, batch {batch_size}")
     ax.grid(True, alpha=0.3)
     ax.legend()
@@ -104,3 +115,12 @@ def plot_png(path: str, model: Model, seqs: list[int], data: dict[str, list[int]
         raise KvcalcError(f"--plot {path}: {err}") from None
     finally:
         plt.close(fig)
+
+
+def _tokens(x: float) -> str:
+    """A tick in tokens: 512, 1k, 32k, 1M."""
+    n = int(round(x))
+    for unit, size in (("M", 1 << 20), ("k", 1 << 10)):
+        if n >= size and n % size == 0:
+            return f"{n // size}{unit}"
+    return f"{n:,}"

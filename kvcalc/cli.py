@@ -227,6 +227,7 @@ def table(
     tp: Annotated[str, typer.Option("--tp", help="Tensor-parallel sizes, comma-separated.")] = "1",
     engine: EngineOpt = "exact",
     block_size: BlockOpt = str(DEFAULT_BLOCK_SIZE),
+    units: UnitsOpt = "iec",
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="table (terminal, up to 10,000 rows), csv, json, markdown or yaml; default: from -o's extension, else table.", show_default=False)] = None,
     output: OutputOpt = None,
     max_rows: Annotated[str, typer.Option("--max-rows", help="Refuse grids of more rows (ranges stream, so only time and disk are at stake).")] = "10000000",

@@ -126,21 +126,13 @@ def compare(models, seq, batch, kv_heads, kv_dtype, engine, block_size, gpu, tp,
     emit(report, fmt, units, str(output) if output else None)
 
 
-def table(models, seq, batch, kv_dtype, kv_heads, tp, engine, block_size, fmt, output, max_rows) -> int | None:  # type: ignore[no-untyped-def]
-    from .grid import (
-        GRID_ENGINES,
-        SCHEMA,
-        TABLE_LIMIT,
-        TEXT_COLUMNS,
-        Grid,
-        export,
-        rows,
-    )
+def table(models, seq, batch, kv_dtype, kv_heads, tp, engine, block_size, units, fmt, output, max_rows) -> int | None:  # type: ignore[no-untyped-def]
+    from .grid import GRID_ENGINES, SCHEMA, TABLE_LIMIT, Grid, export, rows
     from .registry import load_model
-    from .report import Column, Report, check_choice, emit, output_format
+    from .report import UNITS, Column, Report, check_choice, emit, output_format
     from .units import parse_size, parse_size_list
 
-    fmt = output_format(fmt, output)
+    fmt, units = output_format(fmt, output), check_choice(units, UNITS, "--units")
     grid = Grid([load_model(m) for m in models], parse_size_list(seq, "--seq"), parse_size_list(batch, "--batch"),
                 [d.strip() for d in kv_dtype.split(",")],
                 parse_size_list(kv_heads, "--kv-heads") if kv_heads is not None else None, parse_size_list(tp, "--tp"),
@@ -154,9 +146,15 @@ def table(models, seq, batch, kv_dtype, kv_heads, tp, engine, block_size, fmt, o
     if grid.n_rows > TABLE_LIMIT:
         raise InputError(f"{grid.n_rows:,} rows are too many for a terminal table (at most {TABLE_LIMIT:,}): use --format csv")
     grid.check()
-    cols = [Column(k, k, "text" if k in TEXT_COLUMNS else "int") for k in SCHEMA]
-    emit(Report(f"KV cache grid: {grid.n_rows:,} rows", cols, [dict(zip(SCHEMA, r)) for r in rows(grid)]),
-         "table", "iec", str(output) if output else None)
+    cols = [Column("model", "Model"), Column("layout", "Layout"), Column("n_kv_heads", "KV heads", "int"),
+            Column("kv_dtype", "dtype", optional=True), Column("engine", "Engine", optional=True),
+            Column("seq_len", "Tokens", "int"), Column("batch_size", "Batch", "int"), Column("tp", "TP", "int", optional=True),
+            Column("kv_cache_bytes", "KV cache (B)", "int"), Column("kv_cache_human", "KV cache", "bytes"),
+            Column("kv_cache_bytes_per_gpu", "per GPU", "bytes", optional=True)]
+    grid_rows = [dict(zip(SCHEMA, r)) for r in rows(grid)]
+    for r in grid_rows:
+        r["kv_cache_human"] = r["kv_cache_bytes"]
+    emit(Report(f"KV cache grid: {grid.n_rows:,} rows", cols, grid_rows), "table", units, str(output) if output else None)
 
 
 def fit(model, gpu, seq, batch, gpus, tp, pp, kv_dtype, weights_dtype, weights_bytes, util, reserve, block_size, catalog, engine, kv_memory, max_model_len, max_batched, fmt, output) -> int | None:  # type: ignore[no-untyped-def]
@@ -255,6 +253,6 @@ def chart(model, seq, batch, kv_dtype, engine, plot, units, fmt, output) -> int 
         print(f"wrote {plot}", file=sys.stderr)
     if fmt == "table" and output is None:
         console = stdout_console(pipe_width=120)  # pipes: room for the bars
-        console.print(render_bars(report.title, seqs, data, units, ascii_only=not utf8(console)))
+        console.print(render_bars(report.title, seqs, data, units, ascii_only=not utf8(console), width=console.width))
         return
     emit(report, fmt, units, str(output) if output else None)

@@ -43,9 +43,9 @@ def parse_kv_heads(text: str | None, models: list[Model]) -> list[int] | None:
 
 
 def _layout(model: Model, heads: int | None) -> str:
-    if heads is None and model.mla:
-        return attention_kind(model)
-    return layout_name(model, model.n_kv_heads if heads is None else heads)
+    from .formulas import published_label
+
+    return published_label(model) if heads is None else layout_name(model, heads)
 
 
 def compare_report(models: list[Model], seq_len: int, batch_size: int = 1, kv_dtype: str = "auto",
@@ -58,11 +58,11 @@ def compare_report(models: list[Model], seq_len: int, batch_size: int = 1, kv_dt
         mha = kv_cache(m, seq_len, batch_size, kv_dtype=kv_dtype, engine=engine, block_size=block_size,
                        n_kv_heads=m.n_heads)
         w = weights(m, setup) if setup is not None else None
-        for heads in (kv_heads or [None]):
+        for heads in [None, *(kv_heads or [])]:  # the model as published first, then its rebuilds
             c = kv_cache(m, seq_len, batch_size, kv_dtype=kv_dtype, engine=engine, block_size=block_size, n_kv_heads=heads)
             ratio = c.total_bytes / mha.total_bytes if mha.total_bytes else 0.0
             row: dict[str, Any] = {
-                "model": m.name, "layout": _layout(m, heads), "n_kv_heads": c.n_kv_heads,
+                "model": m.name, "layout": _layout(m, heads), "published": heads is None, "n_kv_heads": c.n_kv_heads,
                 "q_heads_per_kv_head": m.n_heads // c.n_kv_heads, "kv_dtype": c.kv_dtype,
                 "bytes_per_token": c.bytes_per_token, "kv_cache_bytes": c.total_bytes, "ratio_vs_mha": ratio,
             }

@@ -281,12 +281,19 @@ def layout_name(model: Model, n_kv_heads: int) -> str:
     return "MQA" if n_kv_heads == 1 else f"GQA-{n_kv_heads}"
 
 
+def published_label(model: Model) -> str:
+    """The label of the model's own row in every command and format: its layout and KV heads,
+    'GQA-8 (published)', 'MLA (published)'; its rebuilds are MHA, GQA-<n> and MQA (layout_name)."""
+    kind = attention_kind(model)
+    return f"{f'GQA-{model.n_kv_heads}' if kind == 'GQA' else kind} (published)"
+
+
 def variant_heads(model: Model) -> list[tuple[str, int]]:
     """(layout, n_kv_heads) of the MHA / GQA / MQA rebuilds of a model."""
     rows = [("MHA", model.n_heads)]
     g = gqa_heads(model)
     if g is not None:
-        rows.append(("GQA", g))
+        rows.append((layout_name(model, g), g))
     rows.append(("MQA", 1))
     return rows
 

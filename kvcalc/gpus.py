@@ -100,13 +100,60 @@ def load_catalog(extra: str | Path | None = None) -> list[GPU]:
 
 
 def find_gpu(name: str, extra: str | Path | None = None) -> GPU:
-    """A GPU by name or alias, case-insensitive; an unknown name says what is close."""
+    """A GPU by name or alias, case-insensitive; `auto` is the local GPU; a family name that
+    several cards share (a100, h100) lists them rather than picking one; an unknown name says
+    what is close."""
     gpus = load_catalog(extra)
     key = name.strip().lower()
+    if key == "auto":
+        return local_gpu(gpus)
     for g in gpus:
         if key in (n.lower() for n in g.names):
             return g
+    family = [g.name for g in gpus if any(n.lower().startswith(key + "-") for n in g.names)] if key else []
+    if len(family) > 1:
+        raise InputError(f"--gpu {name!r} is ambiguous: {', '.join(family)} (name one; see `kvcalc gpus`)")
     names = [g.name for g in gpus]
     close = difflib.get_close_matches(key, names, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise InputError(f"unknown GPU {name!r}{hint} (see `kvcalc gpus`; add your own with --gpu-catalog FILE)")
+
+
+def _nvidia_smi() -> list[tuple[str, int, int]]:
+    """(name, total bytes, free bytes) of each local NVIDIA GPU, from nvidia-smi; [] without it."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return []
+    try:
+        out = subprocess.run([exe, "--query-gpu=name,memory.total,memory.free", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=20, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    rows = []
+    for line in out.splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+            rows.append((parts[0], int(parts[1]) << 20, int(parts[2]) << 20))  # MiB, as the driver counts
+    return rows
+
+
+def local_gpu(gpus: list[GPU]) -> GPU:
+    """`--gpu auto`: the first local GPU as nvidia-smi reports it (its own memory.total), with the
+    catalog's bandwidth for that name; its free memory is noted in the source."""
+    found = _nvidia_smi()
+    if not found:
+        raise InputError("--gpu auto: no local NVIDIA GPU found (nvidia-smi is not on PATH or lists none); "
+                         "name one, e.g. --gpu h100-80gb (see `kvcalc gpus`)")
+    name, total, free = found[0]
+    key = name.lower()
+    match = next((g for g in gpus if key in (n.lower() for n in g.names)), None)
+    if match is None:
+        raise InputError(f"--gpu auto: the local GPU {name!r} ({total >> 20} MiB) is not in the catalog; add it with "
+                         f"--gpu-catalog FILE (name, memory_bytes: {total}, hbm_bandwidth_bytes_per_s, source)")
+    more = f"; {len(found)} GPUs found, the first used" if len(found) > 1 else ""
+    return GPU(match.name, total, match.hbm_bandwidth_bytes_per_s,
+               f"nvidia-smi on this machine: {name}, {total >> 20} MiB, {free >> 20} MiB free now{more}; bandwidth: "
+               f"{match.source}", match.vendor, match.aliases)

@@ -16,14 +16,14 @@ from typing import IO, Any, Callable, Iterator
 from .capacity import kv_heads_per_gpu, stage_model
 from .errors import InputError
 from .engines import ENGINES
-from .formulas import DEFAULT_BLOCK_SIZE, check_kv_heads, kv_cache, layout_name
+from .formulas import DEFAULT_BLOCK_SIZE, check_kv_heads, kv_cache, layout_name, published_label
 from .model import Model
 
 GRID_ENGINES = tuple(e for e in ENGINES if e != "llama.cpp")  # llama.cpp sizes slots of -c, not a batch grid
 
 SCHEMA = (
     "model",  # kvcalc name
-    "layout",  # model (as published), MHA, GQA-<n>, MQA
+    "layout",  # the model's own, e.g. GQA-8 (published); or its rebuilds MHA, GQA-<n>, MQA
     "n_kv_heads",  # KV heads of the layout
     "kv_dtype",  # element type of the cache
     "engine",  # exact | hf | vllm
@@ -83,7 +83,7 @@ def rows(grid: Grid) -> Iterator[tuple[Any, ...]]:
         per_gpu_heads = kv_heads_per_gpu(heads, tp) if heads is not None else None
         shard = stage_model(m, range(m.n_layers), tp)
         gpu_heads = per_gpu_heads if per_gpu_heads is not None else (0 if m.mla else shard.n_kv_heads)
-        layout = "model" if heads is None else layout_name(m, heads)
+        layout = published_label(m) if heads is None else layout_name(m, heads)
         for s in grid.seqs:
             whole = kv_cache(m, s, 1, kv_dtype=dt, engine=grid.engine, block_size=grid.block_size, n_kv_heads=heads)
             one = kv_cache(shard, s, 1, kv_dtype=dt, engine=grid.engine, block_size=grid.block_size,

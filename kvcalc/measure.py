@@ -364,11 +364,13 @@ def _decode_rows(step: DecodeStep) -> tuple[list[dict[str, Any]], list[str]]:
         f"decode step: 1 new token per sequence attends over one {step.layer_kind} layer, K and V each "
         f"{list(step.shape)} {step.dtype}, {step.n_heads} query heads (group of {group}); the layer's K+V is "
         f"{step.layer_bytes:,} B",
-        f"repeat_kv (the seeds' module) copies K and V to {step.n_heads} heads: {rep.copy_bytes:,} B of copies "
+        f"a runtime that repeats K/V to every query head (repeat_kv, as in the reference GQA module) copies K "
+        f"and V to {step.n_heads} heads: {rep.copy_bytes:,} B of copies "
         f"= {rep.copy_bytes / step.layer_bytes:.1f}x the layer's cache, on every call; peak {rep.peak_bytes:,} B "
         f"against {step.grouped.peak_bytes:,} B for {step.grouped.method} (outputs agree to {step.max_abs_diff:.1e})"
         if group > 1 else
-        f"MHA (group of 1): repeat_kv returns K and V as they are, so neither way copies the cache; peaks "
+        f"MHA (group of 1): repeating K/V to every query head copies nothing (there is one KV head a query "
+        f"head), so neither way copies the cache; peaks "
         f"{rep.peak_bytes:,} B and {step.grouped.peak_bytes:,} B",
     ]
     return rows, notes

@@ -73,7 +73,7 @@ def _budget_note(setup: Setup, w: Weights, weights_from: str = "--weights-bytes"
 
 def _explain(model: Model, setup: Setup, row: LayoutFit, seq_len: int) -> str:
     """How flooring gives max_seqs: blocks per GPU, then whole sequences."""
-    name = row.layout.split(" ")[0] if row.layout.startswith(model.name) else row.layout
+    name = f"{model.name} {row.layout}" if row.layout.endswith("(published)") else row.layout
     if setup.engine == "vllm" and setup.pp == 1 and set(model.layer_kinds) == {FULL} and row.bytes_per_token_per_gpu:
         blocks_per_seq = -(-seq_len // setup.block_size)
         return (

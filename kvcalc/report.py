@@ -126,9 +126,12 @@ def calc_report(
                     v_dtype=v_dtype)
     published, mha = rows[0], rows[1]
     vrows = [_variant_row(c, mha, model.n_heads) for c in rows]
-    kind = attention_kind(model)
-    vrows[0]["layout"] = "model"
-    display = [dict(r, layout=f"{model.name} ({kind})" if r["layout"] == "model" else r["layout"]) for r in vrows]
+    from .formulas import published_label
+
+    vrows[0]["layout"] = published_label(model)
+    for i, r in enumerate(vrows):
+        r["published"] = i == 0
+    display = [dict(r) for r in vrows]
     for r in display:
         r["kv_cache_human"] = r["kv_cache_bytes"]
         r["saving"] = r["ratio_vs_mha"]
@@ -321,9 +324,20 @@ def to_csv(report: Report) -> str:
     prefix = _csv_prefix(report)
     writer = csv.DictWriter(buf, fieldnames=[*prefix, *keys], extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    for row in rows:  # booleans as JSON writes them
-        writer.writerow({k: (str(v).lower() if isinstance(v, bool) else v) for k, v in {**prefix, **row}.items()})
+    for row in rows:  # booleans as JSON writes them; floats to CSV_DIGITS significant digits
+        writer.writerow({k: _csv_value(v) for k, v in {**prefix, **row}.items()})
     return buf.getvalue()
+
+
+CSV_DIGITS = 6  # significant digits of a float in CSV (JSON keeps full precision)
+
+
+def _csv_value(v: Any) -> Any:
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, float) and math.isfinite(v):
+        return f"{v:.{CSV_DIGITS}g}"
+    return v
 
 
 def _csv_prefix(report: Report) -> dict[str, Any]:

@@ -24,7 +24,7 @@ def test_compare_kv_heads_all_gives_the_seeds_table(run_cli):
 
 
 def test_compare_models_side_by_side_with_gpu(run_cli):
-    code, out, _ = run_cli("compare", "llama2-70b", "llama3-8b", "deepseek-v3", "--seq", "32k", "--gpu", "h100", "-f", "csv")
+    code, out, _ = run_cli("compare", "llama2-70b", "llama3-8b", "deepseek-v3", "--seq", "32k", "--gpu", "h100-80gb", "-f", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and [r["model"] for r in rows] == ["llama2-70b", "llama3-8b", "deepseek-v3"]
     # llama3-8b: 2 x 32 x 8 x 128 x 2 B x 32,768 = 4,294,967,296 B
@@ -60,20 +60,20 @@ def test_fit_json_contract(run_cli):
 
 
 def test_fit_needs_seq_or_batch_and_a_known_gpu(run_cli):
-    code, _, err = run_cli("fit", "llama3-8b", "--gpu", "h100")
+    code, _, err = run_cli("fit", "llama3-8b", "--gpu", "h100-80gb")
     assert code == 2 and "needs --seq" in err and len(err.strip().splitlines()) == 1
     code, _, err = run_cli("fit", "llama3-8b", "--gpu", "h1000", "--seq", "1k")
     assert code == 2 and "unknown GPU 'h1000'" in err
-    code, _, err = run_cli("fit", "llama3-8b", "--gpu", "h100", "--seq", "1k", "--gpu-memory-utilization", "1.5")
+    code, _, err = run_cli("fit", "llama3-8b", "--gpu", "h100-80gb", "--seq", "1k", "--gpu-memory-utilization", "1.5")
     assert code == 2 and "(0, 1]" in err
-    code, _, err = run_cli("fit", "jamba-v0.1", "--gpu", "h100", "--seq", "1k")
+    code, _, err = run_cli("fit", "jamba-v0.1", "--gpu", "h100-80gb", "--seq", "1k")
     assert code == 2 and "--weights-bytes" in err
-    code, out, _ = run_cli("fit", "jamba-v0.1", "--gpu", "h100", "--tp", "2", "--seq", "1k", "--weights-bytes", "104GB", "-f", "json")
+    code, out, _ = run_cli("fit", "jamba-v0.1", "--gpu", "h100-80gb", "--tp", "2", "--seq", "1k", "--weights-bytes", "104GB", "-f", "json")
     assert code == 0 and json.loads(out)["weights_bytes_per_gpu"] == 52_000_000_000
 
 
 def test_plan_with_and_without_a_model(run_cli):
-    code, out, _ = run_cli("plan", "llama2-70b", "--gpu", "h100", "--tp", "4", "--seq", "32k", "--batch", "16")
+    code, out, _ = run_cli("plan", "llama2-70b", "--gpu", "h100-80gb", "--tp", "4", "--seq", "32k", "--batch", "16")
     assert code == 0 and "RECOMMENDED: 4 KV heads" in out
     code, out, _ = run_cli("plan", "--n-heads", "32", "--n-layers", "32", "--head-dim", "128", "--gpu", "a100-40gb",
                            "--seq", "32k", "--batch", "8", "-f", "json")
@@ -81,11 +81,11 @@ def test_plan_with_and_without_a_model(run_cli):
     # per GPU budget: floor(42,949,672,960 x 0.9) - 0 - 2 GiB = 36,507,222,016 B
     # 8 KV heads: 8 x 32,768 x 32 x 2 x 8 x 128 x 2 B = 34,359,738,368 B fits; 16 heads do not
     assert code == 0 and doc["recommended_n_kv_heads"] == 8 and doc["kv_budget_bytes_per_gpu"] == 36_507_222_016
-    code, _, err = run_cli("plan", "--n-heads", "32", "--gpu", "h100", "--seq", "4k")
+    code, _, err = run_cli("plan", "--n-heads", "32", "--gpu", "h100-80gb", "--seq", "4k")
     assert code == 2 and "--n-layers" in err
-    code, _, err = run_cli("plan", "llama3-8b", "--n-heads", "32", "--gpu", "h100", "--seq", "4k")
+    code, _, err = run_cli("plan", "llama3-8b", "--n-heads", "32", "--gpu", "h100-80gb", "--seq", "4k")
     assert code == 2 and "--n-heads describe a model without MODEL" in err  # never silently ignored
-    code, _, err = run_cli("plan", "llama3-8b", "--gpu", "h100")
+    code, _, err = run_cli("plan", "llama3-8b", "--gpu", "h100-80gb")
     assert code == 2 and "Missing option '--seq'" in err  # no silent default context
 
 
@@ -147,7 +147,7 @@ def test_chart_plot_without_matplotlib_is_one_line(run_cli, tmp_path, monkeypatc
 
 
 @pytest.mark.parametrize("args", [["compare", "llama2-70b", "--kv-heads", "all", "--seq", "4k"],
-                                  ["fit", "llama2-70b", "--gpu", "h100", "--tp", "4", "--seq", "4096"],
+                                  ["fit", "llama2-70b", "--gpu", "h100-80gb", "--tp", "4", "--seq", "4096"],
                                   ["table", "llama3-8b", "--seq", "1k,4k", "--batch", "1,8", "-f", "csv"]])
 def test_planning_commands_import_no_torch_and_no_pydantic(args):
     code = (

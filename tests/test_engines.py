@@ -45,14 +45,14 @@ def test_fit_without_gpu_or_kv_memory_is_one_line(run_cli):
     assert code == 2 and "--kv-memory" in err and len(err.strip().splitlines()) == 1
     code, _, err = run_cli("fit", "llama3-8b", "--kv-memory", "4GiB", "--engine", "hf")
     assert code == 2 and "use it with --engine vllm" in err
-    code, _, err = run_cli("fit", "llama3-8b", "--gpu", "h100", "--seq", "1k", "--engine", "tgi")
+    code, _, err = run_cli("fit", "llama3-8b", "--gpu", "h100-80gb", "--seq", "1k", "--engine", "tgi")
     assert code == 2 and "unknown --engine 'tgi'" in err
     code, _, err = run_cli("fit", "jamba", "--kv-memory", "4GiB")
     assert code == 2 and "Mamba" in err
 
 
 def test_gpu_budget_says_it_is_an_estimate(run_cli):
-    _, out, _ = run_cli("fit", "llama3-8b", "--gpu", "h100", "--seq", "4k")
+    _, out, _ = run_cli("fit", "llama3-8b", "--gpu", "h100-80gb", "--seq", "4k")
     assert "an estimate" in out and "--kv-memory" in out
 
 
@@ -136,5 +136,5 @@ def test_capacity_planning_uses_the_engine_asked_for(run_cli):
     _, out, _ = run_cli("fit", "mistral-7b", "--gpu", "h100-80gb", "--seq", "32k", "-f", "json")
     # vllm (the default): cdiv(4095 + 16,384 in flight, 16) + 1 = 1,281 blocks of 16 tokens
     assert json.loads(out)["layouts"][0]["seq_bytes_per_gpu"] == 32 * 1281 * 16 * 2 * 8 * 128 * 2
-    _, out, _ = run_cli("plan", "llama3-8b", "--gpu", "h100", "--seq", "8k", "--batch", "8", "--engine", "exact")
+    _, out, _ = run_cli("plan", "llama3-8b", "--gpu", "h100-80gb", "--seq", "8k", "--batch", "8", "--engine", "exact")
     assert "engine exact" in out
