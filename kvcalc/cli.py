@@ -375,6 +375,7 @@ def spec() -> dict:
     """Every command's options as typer builds them, for kvcalc.fastpath (cli_spec.json)."""
     import typer.main
 
+    app.registered_commands = list(_ALL_COMMANDS)
     group = typer.main.get_command(app)
     out: dict = {}
     for name, info in ((i.name, i) for i in app.registered_commands):

@@ -23,18 +23,18 @@ def test_json_contract_llama2_70b(run_cli):
     assert doc["bytes_per_token"] == 2 * 80 * 8 * 128 * 2 == 327_680
     assert doc["kv_cache_bytes"] == 1_342_177_280
     rows = {v["layout"]: v for v in doc["variants"]}
-    assert [v["layout"] for v in doc["variants"]] == ["model", "MHA", "GQA", "MQA"]
+    assert [v["layout"] for v in doc["variants"]] == ["GQA-8 (published)", "MHA", "GQA-8", "MQA"]
     assert (rows["MHA"]["kv_cache_bytes"], rows["MHA"]["n_kv_heads"]) == (10_737_418_240, 64)
-    assert (rows["GQA"]["kv_cache_bytes"], rows["GQA"]["n_kv_heads"]) == (1_342_177_280, 8)
+    assert (rows["GQA-8"]["kv_cache_bytes"], rows["GQA-8"]["n_kv_heads"]) == (1_342_177_280, 8)
     assert (rows["MQA"]["kv_cache_bytes"], rows["MQA"]["n_kv_heads"]) == (167_772_160, 1)
-    assert rows["GQA"]["ratio_vs_mha"] == 0.125
+    assert rows["GQA-8"]["ratio_vs_mha"] == 0.125
     assert all(isinstance(v["kv_cache_bytes"], int) for v in doc["variants"])
 
 
 def test_default_table(run_cli):
     code, out, _ = run_cli("llama2-70b", "--seq", "4096")
     assert code == 0
-    for text in ("llama2-70b (GQA)", "1,342,177,280", "10,737,418,240", "167,772,160", "12.5%", "1.56%",
+    for text in ("GQA-8 (published)", "1,342,177,280", "10,737,418,240", "167,772,160", "12.5%", "1.56%",
                  "8x smaller, -87.5%", "80 full layers x 4,096 tokens", "huggingface.co/meta-llama/Llama-2-70b-hf"):
         assert text in out, text
 
@@ -56,7 +56,7 @@ def test_other_formats(run_cli, fmt):
     assert code == 0
     if fmt == "csv":
         rows = list(csv.DictReader(io.StringIO(out)))
-        assert [r["layout"] for r in rows] == ["model", "MHA", "GQA", "MQA"]
+        assert [r["layout"] for r in rows] == ["GQA-8 (published)", "MHA", "GQA-8", "MQA"]
         assert int(rows[1]["kv_cache_bytes"]) == 10_737_418_240 and rows[0]["seq_len"] == "4096"
     elif fmt == "yaml":
         assert yaml.safe_load(out)["kv_cache_bytes"] == 1_342_177_280

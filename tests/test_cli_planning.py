@@ -28,7 +28,7 @@ def test_compare_models_side_by_side_with_gpu(run_cli):
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and [r["model"] for r in rows] == ["llama2-70b", "llama3-8b", "deepseek-v3"]
     # llama3-8b: 2 x 32 x 8 x 128 x 2 B x 32,768 = 4,294,967,296 B
-    assert rows[1]["kv_cache_bytes"] == "4294967296" and rows[1]["layout"] == "GQA-8"
+    assert rows[1]["kv_cache_bytes"] == "4294967296" and rows[1]["layout"] == "GQA-8 (published)"
     assert rows[1]["fits"] == "true" and float(rows[1]["decode_tokens_per_s"]) > 0  # booleans, as in JSON
     assert rows[2]["fits"] == "false"  # 671B parameters do not fit one H100
 

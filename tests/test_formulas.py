@@ -19,7 +19,7 @@ def test_llama2_70b_4096_fp16_the_seeds_numbers():
     # 2 (K and V) x 80 layers x 64 heads x 128 dims x 2 B x 4096 tokens
     assert rows["MHA"].total_bytes == 2 * 80 * 64 * 128 * 2 * 4096 == 10_737_418_240
     # ... with the published 8 KV heads
-    assert rows["model"].total_bytes == rows["GQA"].total_bytes == 2 * 80 * 8 * 128 * 2 * 4096 == 1_342_177_280
+    assert rows["model"].total_bytes == rows["GQA-8"].total_bytes == 2 * 80 * 8 * 128 * 2 * 4096 == 1_342_177_280
     # ... with one KV head
     assert rows["MQA"].total_bytes == 2 * 80 * 1 * 128 * 2 * 4096 == 167_772_160
     assert rows["model"].k_bytes == rows["model"].v_bytes == 671_088_640
@@ -129,7 +129,7 @@ def test_nvfp4_scales_are_reported():
 
 
 def test_variant_heads_and_gqa_choice():
-    assert variant_heads(load_model("llama2-70b")) == [("MHA", 64), ("GQA", 8), ("MQA", 1)]
+    assert variant_heads(load_model("llama2-70b")) == [("MHA", 64), ("GQA-8", 8), ("MQA", 1)]
     # an MHA model gets the divisor whose group is nearest 8 query heads: 32 / 4 = 8
     assert gqa_heads(load_model("llama2-7b")) == 4
     # falcon-7b's 71 heads are prime: no GQA rebuild exists

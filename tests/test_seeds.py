@@ -12,11 +12,11 @@ def test_llama2_70b_10_7_gb_to_1_3_gb():
     # Seed 000: "从 10.7GB 降至 1.3GB", a cut of 87.5%, 8x. Decimal GB, fp16, 4096 tokens.
     rows = {c.layout: c for c in variants(load_model("llama2-70b"), 4096, kv_dtype="fp16")}
     assert human_bytes(rows["MHA"].total_bytes, "si") == "10.74 GB"
-    assert human_bytes(rows["GQA"].total_bytes, "si") == "1.34 GB"
-    assert rows["MHA"].total_bytes // rows["GQA"].total_bytes == 8
-    assert 1 - rows["GQA"].total_bytes / rows["MHA"].total_bytes == 0.875
+    assert human_bytes(rows["GQA-8"].total_bytes, "si") == "1.34 GB"
+    assert rows["MHA"].total_bytes // rows["GQA-8"].total_bytes == 8
+    assert 1 - rows["GQA-8"].total_bytes / rows["MHA"].total_bytes == 0.875
     # ... which are exactly 10 GiB and 1.25 GiB
-    assert rows["MHA"].total_bytes == 10 * 1024**3 and rows["GQA"].total_bytes == 5 * 1024**3 // 4
+    assert rows["MHA"].total_bytes == 10 * 1024**3 and rows["GQA-8"].total_bytes == 5 * 1024**3 // 4
 
 
 def test_the_seeds_table_mqa_is_1_56_not_1_5_percent():
