@@ -27,6 +27,9 @@ from .model import Model
 from .params import ParamCount, count_params
 
 WEIGHT_BITS = {"fp32": 32, "fp16": 16, "bf16": 16, "fp8": 8, "int8": 8, "int4": 4}
+# --weights-dtype formats that quantize the weight matrices only, with their block scales (the
+# embeddings, LM head, norms and biases stay in the model's dtype), as checkpoints store them.
+WEIGHT_FORMATS = {"mxfp4": (4, 32, 8), "nvfp4": (4, 16, 8)}
 DEFAULT_RESERVE = 2 * 1024**3  # CUDA context, activations, CUDA graphs: 2 GiB per GPU unless told
 DEFAULT_UTILIZATION = 0.9  # vLLM's default gpu_memory_utilization
 MAX_TOKENS = 1 << 40  # the search bound of max_context
@@ -97,10 +100,52 @@ def stages(n_layers: int, pp: int) -> list[range]:
 
 
 def weight_bits(model: Model, weights_dtype: str) -> tuple[str, int]:
+    """(name, bits) of the dtype the weights are counted in: for a quantized checkpoint (or
+    mxfp4 / nvfp4) the dtype of what stays unquantized; weight_quant() says the rest."""
     name = model.dtype if weights_dtype == "auto" else weights_dtype.strip().lower()
+    if name in WEIGHT_FORMATS:
+        name = model.dtype
     if name not in WEIGHT_BITS:
-        raise InputError(f"unknown --weights-dtype {weights_dtype!r} (choose from: auto, {', '.join(WEIGHT_BITS)})")
+        raise InputError(f"unknown --weights-dtype {weights_dtype!r} (choose from: auto, "
+                         f"{', '.join([*WEIGHT_BITS, *WEIGHT_FORMATS])})")
     return name, WEIGHT_BITS[name]
+
+
+def weight_quant(model: Model, weights_dtype: str):  # type: ignore[no-untyped-def]
+    """The Quant the weight matrices are stored in: the checkpoint's own under auto, mxfp4 /
+    nvfp4 when asked; None when every parameter has one dtype."""
+    from .model import Quant
+
+    name = weights_dtype.strip().lower()
+    if name == "auto":
+        return model.quantization
+    if name in WEIGHT_FORMATS:
+        bits, group, scale = WEIGHT_FORMATS[name]
+        return Quant(name, bits, group, scale)
+    return None
+
+
+def weights_label(model: Model, weights_dtype: str) -> str:
+    dtype, _ = weight_bits(model, weights_dtype)
+    q = weight_quant(model, weights_dtype)
+    if q is None:
+        return dtype
+    from .quantization import label
+
+    return f"{label(q)} + {dtype}"
+
+
+def layer_bytes(model: Model, params: ParamCount, bits: int, quant, i: int) -> int:  # type: ignore[no-untyped-def]
+    """Bytes of layer i's parameters: its quantized matrices by the Quant, the rest at bits."""
+    if quant is None:
+        return -(-params.layers[i] * bits // 8)
+    q = [n for n, on in ((params.attn_linear[i], quant.attention), (params.mlp_linear[i], quant.mlp),
+                         (params.expert_linear[i], quant.experts)) if on]
+    return quant_bytes(quant, q) + -(-(params.layers[i] - sum(q)) * bits // 8)
+
+
+def quant_bytes(quant, counts: list[int]) -> int:  # type: ignore[no-untyped-def]
+    return sum(quant.bytes_of(n) for n in counts if n)
 
 
 @dataclass(frozen=True)
@@ -139,14 +184,20 @@ def weights(model: Model, setup: Setup, weights_bytes: int | None = None) -> Wei
             out.append((r, -(-share // setup.tp)))
     else:
         params = count_params(model)
-        total = -(-params.total * bits // 8)
+        quant = weight_quant(model, setup.weights_dtype)
+        per_layer = [layer_bytes(model, params, bits, quant, i) for i in range(model.n_layers)]
+        outside = -(-(params.embedding + params.head + params.final_norm) * bits // 8)
+        total = sum(per_layer) + outside
         for i, r in enumerate(ranges):
-            n = sum(params.layers[r.start:r.stop])
+            b = sum(per_layer[r.start:r.stop])
+            n = 0
             if i == 0:
                 n += params.embedding
             if i == len(ranges) - 1:  # the LM head (its own copy when tied and pp > 1) and final norm
                 n += params.final_norm + (params.head or (params.embedding if setup.pp > 1 else 0))
-            out.append((r, -(-n * bits // (8 * setup.tp))))
+            out.append((r, -(-(b + -(-n * bits // 8)) // setup.tp)))
+        if quant is not None:
+            dtype = weights_label(model, setup.weights_dtype)
     return Weights(params, dtype, total, tuple(
         Stage(r, w, setup.usable_bytes - w - setup.reserve_bytes) for r, w in out))
 
@@ -226,13 +277,22 @@ def weights_read(model: Model, w: Weights, setup: Setup, batch_size: int) -> lis
         return [s.weights_bytes_per_gpu for s in w.stages]
     moe, p = model.moe, w.params
     _, bits = weight_bits(model, setup.weights_dtype)
+    quant = weight_quant(model, setup.weights_dtype)
     idle = moe.n_experts - min(moe.n_experts, batch_size * moe.n_experts_per_tok)
     spare = moe.n_experts - moe.n_experts_per_tok  # experts one token does not use
     out = []
     for s in w.stages:
-        unread = sum((p.layers[i] - p.active_layers[i]) // spare * idle
-                     for i in s.layers if spare and moe.is_expert_layer(i))
-        out.append(s.weights_bytes_per_gpu - unread * bits // (8 * setup.tp))
+        unread = 0
+        for i in s.layers:
+            if not (spare and moe.is_expert_layer(i)):
+                continue
+            per_expert = (p.layers[i] - p.active_layers[i]) // spare  # parameters of one routed expert
+            if quant is not None and quant.experts:
+                matrices = p.expert_linear[i] // moe.n_experts
+                unread += idle * (quant.bytes_of(matrices) + -(-(per_expert - matrices) * bits // 8))
+            else:
+                unread += idle * per_expert * bits // 8
+        out.append(s.weights_bytes_per_gpu - unread // setup.tp)
     return out
 
 

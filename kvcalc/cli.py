@@ -74,7 +74,7 @@ METAVARS = {
     "flash_attn": "on|off|auto", "gpu": "GPU", "gpus": "N", "tp": "N", "pp": "N", "util": "FRACTION",
     "reserve": "BYTES", "weights_bytes": "BYTES", "catalog": "FILE", "kv_memory": "BYTES", "max_model_len": "TOKENS",
     "max_batched": "TOKENS", "kv_heads": "N,...|all", "n_heads": "N", "n_layers": "N", "head_dim": "N",
-    "min_tps": "TOKENS/S", "max_rows": "N", "plot": "FILE.png", "name": "NAME",
+    "min_tps": "TOKENS/S", "max_rows": "N", "plot": "FILE.png", "name": "NAME", "revision": "REV",
     ("table", "seq"): "LIST", ("table", "batch"): "LIST", ("table", "kv_dtype"): "DTYPES", ("table", "tp"): "LIST",
     ("table", "kv_heads"): "LIST", ("chart", "seq"): "LIST", ("compare", "kv_heads"): "N,...|all",
 }
@@ -94,6 +94,7 @@ SeqOpt = Annotated[str, typer.Option("--seq", "-s", help="Tokens per sequence: 4
 BatchOpt = Annotated[str, typer.Option("--batch", "-b", help="Sequences in the batch.")]
 DtypeOpt = Annotated[str, typer.Option("--kv-dtype", help=DTYPE_HELP)]
 UnitsOpt = Annotated[str, typer.Option("--units", help="Human units in tables: iec (GiB) or si (GB).")]
+RevisionOpt = Annotated[str | None, typer.Option("--revision", help="Hugging Face revision (branch, tag or commit) of a repo id MODEL; also MODEL@REVISION.", show_default=False)]
 FormatOpt = Annotated[str | None, typer.Option("--format", "-f", help=FORMAT_HELP, show_default=False)]
 OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE (whole, or not at all) instead of stdout.")]
 EngineOpt = Annotated[str, typer.Option("--engine", "-e", help="Runtime profile: exact (what the model needs), hf (transformers), vllm (paged blocks), llama.cpp (cells, ggml types).")]
@@ -134,6 +135,7 @@ def calc(
     swa_full: Annotated[bool, typer.Option("--swa-full", help="llama.cpp: full-size cache for sliding-window layers.")] = False,
     ubatch: Annotated[str, typer.Option("--ubatch", "-ub", help="llama.cpp: physical batch size (n_ubatch).")] = "512",
     flash_attn: Annotated[str, typer.Option("--flash-attn", "-fa", help="llama.cpp: on, off or auto.")] = "auto",
+    revision: RevisionOpt = None,
 ) -> None:
     """KV-cache bytes of MODEL for --seq tokens, beside its MHA / GQA / MQA rebuilds."""
     _exit(commands.calc(**locals()))
@@ -153,6 +155,7 @@ def list_models(
 def show(
     model: ModelArg,
     fmt: Annotated[str, typer.Option("--format", "-f", help="yaml (the config as a file of this schema) or json.")] = "yaml",
+    revision: RevisionOpt = None,
 ) -> None:
     """A model's config, its layer layout and the source of its numbers."""
     _exit(commands.show(**locals()))
@@ -192,7 +195,7 @@ TpOpt = Annotated[str | None, typer.Option("--tp", help="Tensor-parallel GPUs (d
 PpOpt = Annotated[str, typer.Option("--pp", help="Pipeline-parallel stages.")]
 UtilOpt = Annotated[str, typer.Option("--gpu-memory-utilization", help="Share of each GPU's memory to use, as vLLM's flag.")]
 ReserveOpt = Annotated[str, typer.Option("--reserve", help="Memory per GPU kept for activations, CUDA graphs and the CUDA context: 2GiB, 1.5GB, bytes.")]
-WDtypeOpt = Annotated[str, typer.Option("--weights-dtype", help="Weights element type: auto (the model's), fp32, fp16, bf16, fp8, int8, int4.")]
+WDtypeOpt = Annotated[str, typer.Option("--weights-dtype", help="Weights element type: auto (the checkpoint's own, quantization_config included), fp32, fp16, bf16, fp8, int8, int4, or mxfp4 / nvfp4 (weight matrices only, with their block scales).")]
 WBytesOpt = Annotated[str | None, typer.Option("--weights-bytes", help="Weights in all (e.g. 140GB), instead of counting parameters.")]
 CatalogOpt = Annotated[Path | None, typer.Option("--gpu-catalog", help="A YAML file of more GPUs (same shape as kvcalc/gpus.yaml).")]
 
@@ -258,6 +261,7 @@ def fit(
     max_batched: Annotated[str, typer.Option("--max-num-batched-tokens", help="vLLM's max_num_batched_tokens (8192: vllm serve on an H100).")] = "8192",
     fmt: FormatOpt = None,
     output: OutputOpt = None,
+    revision: RevisionOpt = None,
 ) -> None:
     """What fits on GPUs: max sequences at --seq, max context at --batch, decode bound; MHA / MQA beside.
     With --kv-memory: vLLM's own num_blocks, KV cache tokens and maximum concurrency."""

@@ -22,7 +22,7 @@ def _setup(model, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weight
     )
 
 
-def calc(model, seq, batch, kv_dtype, engine, block_size, units, fmt, output, measure, device, k_dtype, v_dtype, parallel, kv_unified, swa_full, ubatch, flash_attn) -> int | None:  # type: ignore[no-untyped-def]
+def calc(model, seq, batch, kv_dtype, engine, block_size, units, fmt, output, measure, device, k_dtype, v_dtype, parallel, kv_unified, swa_full, ubatch, flash_attn, revision) -> int | None:  # type: ignore[no-untyped-def]
     from .registry import load_model
     from .report import UNITS, calc_report, check_choice, emit, output_format
     from .units import parse_size
@@ -31,7 +31,7 @@ def calc(model, seq, batch, kv_dtype, engine, block_size, units, fmt, output, me
     check_choice(device, ("auto", "cuda", "cpu"), "--device")
     seq_len, batch_size = parse_size(seq, "--seq"), parse_size(batch, "--batch")
     blocks = parse_size(block_size, "--block-size")
-    cfg = load_model(model)
+    cfg = load_model(model, revision)
     llama_opts = (k_dtype, v_dtype, parallel, kv_unified, swa_full or None, flash_attn != "auto" or None, ubatch != "512" or None)
     if engine.strip().lower() in ("llama.cpp", "llamacpp"):
         from .engines import LlamaCpp
@@ -70,11 +70,11 @@ def list_models(kv_dtype, fmt, output) -> int | None:  # type: ignore[no-untyped
     emit(models_report(load_all(), kv_dtype), fmt, "iec", str(output) if output else None)
 
 
-def show(model, fmt) -> int | None:  # type: ignore[no-untyped-def]
+def show(model, fmt, revision) -> int | None:  # type: ignore[no-untyped-def]
     from .registry import load_model
     from .summary import show_text
 
-    sys.stdout.write(show_text(load_model(model), fmt))
+    sys.stdout.write(show_text(load_model(model, revision), fmt))
 
 
 def import_config(config, output, name) -> int | None:  # type: ignore[no-untyped-def]
@@ -157,7 +157,7 @@ def table(models, seq, batch, kv_dtype, kv_heads, tp, engine, block_size, units,
     emit(Report(f"KV cache grid: {grid.n_rows:,} rows", cols, grid_rows), "table", units, str(output) if output else None)
 
 
-def fit(model, gpu, seq, batch, gpus, tp, pp, kv_dtype, weights_dtype, weights_bytes, util, reserve, block_size, catalog, engine, kv_memory, max_model_len, max_batched, fmt, output) -> int | None:  # type: ignore[no-untyped-def]
+def fit(model, gpu, seq, batch, gpus, tp, pp, kv_dtype, weights_dtype, weights_bytes, util, reserve, block_size, catalog, engine, kv_memory, max_model_len, max_batched, fmt, output, revision) -> int | None:  # type: ignore[no-untyped-def]
     from .capacity import PLANNING_ENGINES
     from .errors import InputError
     from .registry import load_model
@@ -165,7 +165,7 @@ def fit(model, gpu, seq, batch, gpus, tp, pp, kv_dtype, weights_dtype, weights_b
     from .units import parse_bytes, parse_size
 
     engine = check_choice(engine, PLANNING_ENGINES, "--engine")
-    cfg = load_model(model)
+    cfg = load_model(model, revision)
     if kv_memory is not None:
         if engine != "vllm":
             raise InputError("--kv-memory sizes vLLM's pool: use it with --engine vllm")
@@ -191,6 +191,12 @@ def fit(model, gpu, seq, batch, gpus, tp, pp, kv_dtype, weights_dtype, weights_b
 
         weights_bytes = str(from_gguf(model)[1])  # the tensor table: the weights' real size
         weights_from = "the GGUF's tensor table:"
+    elif weights_bytes is None and weights_dtype.strip().lower() == "auto" and "kvcalc.hub" in sys.modules:
+        from .hub import WEIGHTS
+
+        if cfg.name in WEIGHTS:  # the checkpoint's exact size, read with its config
+            weights_bytes, how = str(WEIGHTS[cfg.name][0]), WEIGHTS[cfg.name][1]
+            weights_from = f"the checkpoint's size, from {how}:"
     setup = _setup(cfg, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog, engine)
     report = fit_report(cfg, setup, parse_size(seq, "--seq") if seq is not None else None,
                         parse_size(batch, "--batch") if batch is not None else None,

@@ -21,7 +21,7 @@ from .model import FULL, LAYER_KINDS, MAX_HEADS, MAX_INT, MAX_LAYERS, MLA_KIND, 
 # validators below, which keeps pydantic's constraint machinery (and its import cost) off the path.
 PosInt = int
 NonNegInt = int
-_NON_NEGATIVE = frozenset({"n_shared_experts", "first_dense_layers", "layer_offset", "n_groups"})
+_NON_NEGATIVE = frozenset({"n_shared_experts", "first_dense_layers", "layer_offset", "n_groups", "group_size", "scale_bits"})
 
 # Hugging Face key names accepted for kvcalc's fields, so YAML can be written from a config.json.
 HF_ALIASES = {
@@ -130,6 +130,18 @@ class SSMConfig(_Strict):
         return self
 
 
+class QuantConfig(_Strict):
+    """How the checkpoint stores its weight matrices (see kvcalc.model.Quant)."""
+
+    method: str
+    weight_bits: PosInt
+    group_size: NonNegInt = 0
+    scale_bits: NonNegInt = 0
+    attention: bool = True
+    mlp: bool = True
+    experts: bool = True
+
+
 class ModelConfig(_Strict):
     """One model's architecture, as far as memory is concerned."""
 
@@ -153,6 +165,7 @@ class ModelConfig(_Strict):
     mla: Optional[MLAConfig] = None
     moe: Optional[MoEConfig] = None
     ssm: Optional[SSMConfig] = None
+    quantization: Optional[QuantConfig] = None
     notes: Optional[str] = None
 
     @field_validator("dtype", mode="before")

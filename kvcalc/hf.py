@@ -305,6 +305,15 @@ def from_hf_dict(cfg: Any, origin: str, path: Path | None = None) -> Model:
         data["moe"] = moe
     if pattern and "R" in pattern:
         data["ssm"] = _ssm(r, hidden)
+    qcfg = top.get("quantization_config", cfg.get("quantization_config"))
+    if qcfg is not None:
+        from .quantization import from_config
+
+        quant = from_config(qcfg)
+        if quant is not None:
+            data["quantization"] = quant
+        else:
+            r.notes.append("quantization_config of a kind kvcalc does not read: weights counted in the config's dtype")
     if r.notes:
         data["notes"] = "; ".join(dict.fromkeys(r.notes))
     from .trusted import trusted_model

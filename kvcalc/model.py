@@ -87,6 +87,28 @@ class MoE:
 
 
 @dataclass(frozen=True)
+class Quant:
+    """How a checkpoint stores its weight matrices (config.json's quantization_config): each
+    quantized matrix of n parameters takes n x weight_bits, plus scale_bits (scale and any zero
+    point) per group of group_size parameters (0: one scale per tensor or row, not counted).
+    attention / mlp / experts say which matrices are quantized; embeddings, the LM head, norms,
+    biases and routers stay in the model's dtype."""
+
+    method: str  # fp8 | mxfp4 | nvfp4 | awq | gptq | compressed-tensors | bitsandbytes | ...
+    weight_bits: int
+    group_size: int = 0
+    scale_bits: int = 0
+    attention: bool = True
+    mlp: bool = True
+    experts: bool = True
+
+    def bytes_of(self, n: int) -> int:
+        """Bytes of n quantized parameters: data, then the groups' scales."""
+        groups = n // self.group_size if self.group_size else 0
+        return -(-(n * self.weight_bits + groups * self.scale_bits) // 8)
+
+
+@dataclass(frozen=True)
 class Model:
     """One model's architecture, as far as memory is concerned."""
 
@@ -110,6 +132,7 @@ class Model:
     mla: Optional[MLA] = None
     moe: Optional[MoE] = None
     ssm: Optional[SSM] = None
+    quantization: Optional[Quant] = None
     notes: Optional[str] = None
     layer_kinds: str = field(init=False, repr=False, compare=False)
 
@@ -135,7 +158,7 @@ class Model:
             value = getattr(self, f)
             if value is None or (f == "aliases" and not value):
                 continue
-            if isinstance(value, (Source, MLA, MoE, SSM)):
+            if isinstance(value, (Source, MLA, MoE, SSM, Quant)):
                 value = {k.name: getattr(value, k.name) for k in fields(value) if getattr(value, k.name) is not None}
             out[f] = list(value) if isinstance(value, tuple) else value
         return out
@@ -144,14 +167,14 @@ class Model:
 SCHEMA_ORDER = (
     "name", "aliases", "hf_id", "source", "family", "n_layers", "n_heads", "n_kv_heads", "head_dim",
     "hidden_size", "intermediate_size", "vocab_size", "tie_embeddings", "dtype", "max_context",
-    "sliding_window", "layer_pattern", "mla", "moe", "ssm", "notes",
+    "sliding_window", "layer_pattern", "mla", "moe", "ssm", "quantization", "notes",
 )
 
 
 def from_dict(data: dict[str, Any]) -> Model:
     """A Model from data already known to be valid (kvcalc's own field names)."""
     kw = dict(data)
-    for key, cls in (("source", Source), ("mla", MLA), ("moe", MoE), ("ssm", SSM)):
+    for key, cls in (("source", Source), ("mla", MLA), ("moe", MoE), ("ssm", SSM), ("quantization", Quant)):
         if isinstance(kw.get(key), dict):
             kw[key] = cls(**kw[key])
     if "aliases" in kw:

@@ -31,6 +31,12 @@ class ParamCount:
     final_norm: int
     layers: tuple[int, ...]  # one entry per layer
     active_layers: tuple[int, ...]  # per layer, counting only the experts one token uses
+    # The weight matrices of each layer (what a quantization method quantizes): attention's
+    # projections, the dense MLP's (or shared experts'), the routed experts'. Biases, norms and
+    # routers are in `layers` only.
+    attn_linear: tuple[int, ...] = ()
+    mlp_linear: tuple[int, ...] = ()
+    expert_linear: tuple[int, ...] = ()
 
     @property
     def total(self) -> int:
@@ -64,6 +70,23 @@ def _attention(m: Model) -> int:
     if m.family in QK_NORM:
         n += 2 * m.head_dim
     return n
+
+
+def _attn_linear(m: Model) -> int:
+    """Attention's weight matrices alone (no biases, norms or sinks)."""
+    h = m.hidden_size
+    if m.mla is not None:
+        a = m.mla
+        qk = a.qk_nope_head_dim + a.qk_rope_head_dim
+        q = h * a.q_lora_rank + a.q_lora_rank * m.n_heads * qk if a.q_lora_rank else h * m.n_heads * qk
+        kv = h * (a.kv_lora_rank + a.qk_rope_head_dim) + a.kv_lora_rank * m.n_heads * (a.qk_nope_head_dim + a.v_head_dim)
+        return q + kv + m.n_heads * a.v_head_dim * h
+    q_width, kv_width = m.n_heads * m.head_dim, m.n_kv_heads * m.head_dim
+    return 2 * h * q_width + 2 * h * kv_width
+
+
+def _mlp_linear(m: Model, intermediate: int) -> int:
+    return (2 if m.family in PLAIN_MLP else 3) * m.hidden_size * intermediate
 
 
 def _mlp(m: Model, intermediate: int) -> int:
@@ -113,12 +136,18 @@ def count_params(model: Model) -> ParamCount:
         )
     attn = _attention(model)
     norms = _norms(model)
-    layers, active = [], []
+    layers, active, mlp_lin, expert_lin = [], [], [], []
     for i in range(model.n_layers):
         if model.moe is not None and model.moe.is_expert_layer(i):
             total, used = _moe(model)
+            moe = model.moe
+            width = moe.shared_expert_intermediate_size or moe.n_shared_experts * moe.expert_intermediate_size
+            mlp_lin.append(_mlp_linear(model, width) if moe.n_shared_experts else 0)
+            expert_lin.append(moe.n_experts * _mlp_linear(model, moe.expert_intermediate_size))
         else:
             total = used = _mlp(model, model.intermediate_size)
+            mlp_lin.append(_mlp_linear(model, model.intermediate_size))
+            expert_lin.append(0)
         layers.append(attn + norms + total)
         active.append(attn + norms + used)
     embedding = model.vocab_size * model.hidden_size
@@ -129,4 +158,7 @@ def count_params(model: Model) -> ParamCount:
         final_norm=final_norm,
         layers=tuple(layers),
         active_layers=tuple(active),
+        attn_linear=(_attn_linear(model),) * model.n_layers,
+        mlp_linear=tuple(mlp_lin),
+        expert_linear=tuple(expert_lin),
     )

@@ -30,8 +30,11 @@ FIT_COLUMNS = [
 
 
 def _setup_doc(model: Model, setup: Setup, w: Weights) -> dict[str, Any]:
+    from .report import source_doc
+
     return {
         "model": model.name,
+        "source": source_doc(model),
         "gpu": setup.gpu.name,
         "gpu_memory_bytes": setup.gpu.memory_bytes,
         "hbm_bandwidth_bytes_per_s": setup.gpu.hbm_bandwidth_bytes_per_s,

@@ -61,10 +61,16 @@ def _looks_like_path(name: str) -> bool:
         return False
 
 
-def load_model(name: str | Path) -> Model:
+def load_model(name: str | Path, revision: str | None = None) -> Model:
     """A model by shipped name, alias or Hugging Face id (any case), or from a YAML, config.json
-    or GGUF path."""
+    or GGUF path; any other Hugging Face repo id from the local HF cache or the Hub (kvcalc.hub),
+    at `revision` (or ORG/NAME@REVISION) when given."""
     text = str(name)
+    if revision is not None or ("@" in text and "/" in text and not _looks_like_path(text)):
+        from .hub import load_repo, looks_like_repo
+
+        if looks_like_repo(text):
+            return load_repo(text, revision)
     if isinstance(name, Path) or _looks_like_path(text):
         path = Path(text)
         if path.suffix == ".json":
@@ -84,6 +90,10 @@ def load_model(name: str | Path) -> Model:
     for model in load_all():
         if key in (_key(n) for n in model.names):
             return model
+    from .hub import load_repo, looks_like_repo
+
+    if looks_like_repo(text):
+        return load_repo(text)
     raise ConfigError(_unknown(text))
 
 

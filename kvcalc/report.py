@@ -44,6 +44,14 @@ EXTENSIONS = {".csv": "csv", ".json": "json", ".md": "markdown", ".markdown": "m
               ".yml": "yaml", ".txt": "table"}
 
 
+def source_doc(model: Model) -> dict[str, Any] | None:
+    """Where the model's numbers were read: the config.json's URL and revision (a commit when
+    read from the Hugging Face cache or Hub)."""
+    if model.source is None:
+        return None
+    return {"url": model.source.url, "revision": model.source.revision}
+
+
 def output_format(fmt: str | None, output: Any = None) -> str:
     """--format as asked, else from -o's extension, else table; a --format that contradicts the
     extension is an error (t.json written as CSV helps nobody)."""
@@ -155,6 +163,7 @@ def calc_report(
     document = {
         "model": model.name,
         "hf_id": model.hf_id,
+        "source": source_doc(model),
         "engine": published.engine,
         "engine_version": published.engine_version,
         "seq_len": seq_len,

@@ -17,7 +17,7 @@ _TOP = {
     "name": str, "aliases": list, "hf_id": str, "source": dict, "family": str, "n_layers": int, "n_heads": int,
     "n_kv_heads": int, "head_dim": int, "hidden_size": int, "intermediate_size": int, "vocab_size": int,
     "tie_embeddings": bool, "dtype": str, "max_context": int, "sliding_window": int, "layer_pattern": str,
-    "mla": dict, "moe": dict, "ssm": dict, "notes": str,
+    "mla": dict, "moe": dict, "ssm": dict, "quantization": dict, "notes": str,
 }
 _REQUIRED = {"name", "n_layers", "n_heads", "n_kv_heads", "head_dim", "hidden_size", "intermediate_size",
              "vocab_size", "dtype", "max_context"}
@@ -30,8 +30,10 @@ _BLOCKS = {
              "layer_offset": int}, {"n_experts", "n_experts_per_tok", "expert_intermediate_size"}),
     "ssm": ({"kind": str, "d_inner": int, "d_state": int, "d_conv": int, "n_groups": int, "n_heads": int},
             {"kind", "d_inner", "d_state", "d_conv"}),
+    "quantization": ({"method": str, "weight_bits": int, "group_size": int, "scale_bits": int, "attention": bool,
+                      "mlp": bool, "experts": bool}, {"method", "weight_bits"}),
 }
-_NON_NEGATIVE = frozenset({"n_shared_experts", "first_dense_layers", "layer_offset", "n_groups"})
+_NON_NEGATIVE = frozenset({"n_shared_experts", "first_dense_layers", "layer_offset", "n_groups", "group_size", "scale_bits"})
 _DTYPES = {"fp32", "fp16", "bf16"}
 
 
@@ -53,7 +55,7 @@ def trusted_model(data: Any) -> Optional[Model]:
     """The Model for data the schema would accept as it stands, else None."""
     if type(data) is not dict or not _fields_ok(data, _TOP, _REQUIRED):
         return None
-    for key, (types, required) in _BLOCKS.items():
+    for key, (types, required) in _BLOCKS.items():  # (the blocks' fields checked below)
         if key in data and not _fields_ok(data[key], types, required):
             return None
     if any(type(a) is not str for a in data.get("aliases", ())):

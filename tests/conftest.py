@@ -10,6 +10,15 @@ FIXTURES = HERE / "fixtures"
 HF = FIXTURES / "hf"
 
 
+@pytest.fixture(autouse=True)
+def _no_hub(monkeypatch, tmp_path_factory):
+    """No test reaches the Hugging Face Hub, nor reads the user's own HF cache: an empty cache,
+    offline. tests/test_hub.py serves a fake Hub on loopback to its own subprocesses."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path_factory.mktemp("hf-cache-empty")))
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+
+
 @pytest.fixture
 def run_cli(capsys, monkeypatch):
     """Run the real console entry point; returns (exit code, stdout, stderr)."""

@@ -60,6 +60,7 @@ EXPECTED = [
     ("gemma-7b", 28 * 2 * 16 * 256 * B * S),
     ("gpt-neox-20b", 44 * 2 * 64 * 96 * B * S),
     ("gpt-oss-20b", 2 * 8 * 64 * B * (12 * 128 + 12 * S)),  # head_dim 64, not 2880 / 64 = 45
+    ("gpt-oss-120b", 2 * 8 * 64 * B * (18 * 128 + 18 * S)),  # 36 layers, alternating
     ("gpt2", 12 * 2 * 12 * 64 * B * S),
 ]
 
