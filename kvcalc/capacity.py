@@ -99,12 +99,29 @@ def stages(n_layers: int, pp: int) -> list[range]:
     return out
 
 
-def weight_bits(model: Model, weights_dtype: str) -> tuple[str, int]:
-    """(name, bits) of the dtype the weights are counted in: for a quantized checkpoint (or
-    mxfp4 / nvfp4) the dtype of what stays unquantized; weight_quant() says the rest."""
-    name = model.dtype if weights_dtype == "auto" else weights_dtype.strip().lower()
+def serving_dtype(model: Model, engine: str = "exact") -> str:
+    """The dtype `engine` runs the model in (what auto means): vLLM serves an fp32 checkpoint in
+    bf16; transformers and the exact profile keep the checkpoint's torch_dtype."""
+    from .engines import get_engine
+
+    return get_engine(engine).serving_dtype(model)
+
+
+def dtype_rule(model: Model, engine: object = "exact") -> str:
+    """What `auto` meant, in words: the engine's rule for this model's dtype."""
+    from .engines import get_engine
+
+    return get_engine(engine).dtype_rule(model)  # type: ignore[arg-type]
+
+
+def weight_bits(model: Model, weights_dtype: str, engine: str = "exact") -> tuple[str, int]:
+    """(name, bits) of the dtype the weights are counted in: under auto, the dtype the engine
+    serves the model in; for a quantized checkpoint (or mxfp4 / nvfp4) the dtype of what stays
+    unquantized, weight_quant() saying the rest."""
+    own = serving_dtype(model, engine)
+    name = own if weights_dtype == "auto" else weights_dtype.strip().lower()
     if name in WEIGHT_FORMATS:
-        name = model.dtype
+        name = own
     if name not in WEIGHT_BITS:
         raise InputError(f"unknown --weights-dtype {weights_dtype!r} (choose from: auto, "
                          f"{', '.join([*WEIGHT_BITS, *WEIGHT_FORMATS])})")
@@ -125,8 +142,8 @@ def weight_quant(model: Model, weights_dtype: str):  # type: ignore[no-untyped-d
     return None
 
 
-def weights_label(model: Model, weights_dtype: str) -> str:
-    dtype, _ = weight_bits(model, weights_dtype)
+def weights_label(model: Model, weights_dtype: str, engine: str = "exact") -> str:
+    dtype, _ = weight_bits(model, weights_dtype, engine)
     q = weight_quant(model, weights_dtype)
     if q is None:
         return dtype
@@ -173,7 +190,7 @@ class Weights:
 def weights(model: Model, setup: Setup, weights_bytes: int | None = None) -> Weights:
     """The weights per stage and GPU: counted from the architecture, or `weights_bytes` in all
     (spread over the stages by their share of layers)."""
-    dtype, bits = weight_bits(model, setup.weights_dtype)
+    dtype, bits = weight_bits(model, setup.weights_dtype, setup.engine)
     ranges = stages(model.n_layers, setup.pp)
     out = []
     if weights_bytes is not None:
@@ -197,7 +214,7 @@ def weights(model: Model, setup: Setup, weights_bytes: int | None = None) -> Wei
                 n += params.final_norm + (params.head or (params.embedding if setup.pp > 1 else 0))
             out.append((r, -(-(b + -(-n * bits // 8)) // setup.tp)))
         if quant is not None:
-            dtype = weights_label(model, setup.weights_dtype)
+            dtype = weights_label(model, setup.weights_dtype, setup.engine)
     return Weights(params, dtype, total, tuple(
         Stage(r, w, setup.usable_bytes - w - setup.reserve_bytes) for r, w in out))
 
@@ -238,7 +255,8 @@ class LayoutFit:
     decode_batch: int | None
     decode_seq_len: int | None
     kv_bytes_per_gpu: int | None  # KV of the decode batch, per GPU (largest stage)
-    decode_tokens_per_s: float | None  # upper bound, one replica
+    decode_tokens_per_s: float | None  # upper bound, one replica; None for a batch that does not fit
+    fits: bool | None = None  # --batch sequences of --seq tokens in one replica (None unless both given)
 
 
 def _per_seq(model: Model, w: Weights, setup: Setup, seq_len: int, n_kv_heads: int | None) -> list[int]:
@@ -276,7 +294,7 @@ def weights_read(model: Model, w: Weights, setup: Setup, batch_size: int) -> lis
     if model.moe is None or w.params is None:
         return [s.weights_bytes_per_gpu for s in w.stages]
     moe, p = model.moe, w.params
-    _, bits = weight_bits(model, setup.weights_dtype)
+    _, bits = weight_bits(model, setup.weights_dtype, setup.engine)
     quant = weight_quant(model, setup.weights_dtype)
     idle = moe.n_experts - min(moe.n_experts, batch_size * moe.n_experts_per_tok)
     spare = moe.n_experts - moe.n_experts_per_tok  # experts one token does not use
@@ -326,14 +344,15 @@ def layout_fit(model: Model, w: Weights, setup: Setup, layout: str, n_kv_heads: 
         ctx = max_context(model, w, setup, batch_size, n_kv_heads)
     d_batch = batch_size if batch_size is not None else seqs
     d_seq = seq_len if seq_len is not None else ctx
-    if d_batch and d_seq:
+    fits = None if seq_len is None or batch_size is None or seqs is None else seqs >= batch_size
+    if d_batch and d_seq and fits is not False:  # a bound only for what fits
         tps, kv = decode_bound(model, w, setup, d_seq, d_batch, n_kv_heads)
     return LayoutFit(
         layout=layout, n_kv_heads=heads, kv_heads_per_gpu=per_gpu, bytes_per_token_per_gpu=per_token,
         block_bytes=block_bytes, num_blocks_per_gpu=max(0, blocks), seq_bytes_per_gpu=seq_bytes,
         max_seqs=None if seqs is None else seqs * setup.replicas, max_seqs_per_replica=seqs,
         max_context=ctx, decode_batch=d_batch or None, decode_seq_len=d_seq or None,
-        kv_bytes_per_gpu=kv, decode_tokens_per_s=tps,
+        kv_bytes_per_gpu=kv, decode_tokens_per_s=tps, fits=fits,
     )
 
 

@@ -9,6 +9,19 @@ import sys
 MAX_CHART_POINTS = 2_000
 
 
+# Warnings of this call, printed on stderr once it has succeeded (kvcalc.entry): a call that
+# fails says only what is wrong.
+WARNINGS: list[str] = []
+
+
+def _warn_context(models, seq_len) -> None:  # type: ignore[no-untyped-def]
+    """A warning (not an error) for --seq beyond a model's trained context."""
+    for m in models:
+        if seq_len is not None and seq_len > m.max_context:
+            WARNINGS.append(f"kvcalc: warning: --seq {seq_len:,} is beyond {m.name}'s trained context of "
+                            f"{m.max_context:,} tokens (max_position_embeddings, rope scaling considered)")
+
+
 def _setup(model, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog, engine="vllm"):  # type: ignore[no-untyped-def]
     from .capacity import make_setup
     from .gpus import find_gpu
@@ -32,6 +45,7 @@ def calc(model, seq, batch, kv_dtype, engine, block_size, units, fmt, output, me
     seq_len, batch_size = parse_size(seq, "--seq"), parse_size(batch, "--batch")
     blocks = parse_size(block_size, "--block-size")
     cfg = load_model(model, revision)
+    _warn_context([cfg], seq_len)
     llama_opts = (k_dtype, v_dtype, parallel, kv_unified, swa_full or None, flash_attn != "auto" or None, ubatch != "512" or None)
     if engine.strip().lower() in ("llama.cpp", "llamacpp"):
         from .engines import LlamaCpp
@@ -121,6 +135,7 @@ def compare(models, seq, batch, kv_heads, kv_dtype, engine, block_size, gpu, tp,
                        engine)
     else:
         setup = None
+    _warn_context(cfgs, parse_size(seq, "--seq"))
     report = compare_report(cfgs, parse_size(seq, "--seq"), parse_size(batch, "--batch"), kv_dtype, engine,
                             parse_size(block_size, "--block-size"), heads, setup)
     emit(report, fmt, units, str(output) if output else None)
@@ -138,6 +153,7 @@ def table(models, seq, batch, kv_dtype, kv_heads, tp, engine, block_size, units,
                 parse_size_list(kv_heads, "--kv-heads") if kv_heads is not None else None, parse_size_list(tp, "--tp"),
                 check_choice(engine, GRID_ENGINES, "--engine"), parse_size(block_size, "--block-size"))
     grid.check(parse_size(max_rows, "--max-rows"))
+    _warn_context(grid.models, grid.seqs.max())
     if fmt != "table":
         export(grid, fmt, str(output) if output else None)
         return
@@ -198,6 +214,7 @@ def fit(model, gpu, seq, batch, gpus, tp, pp, kv_dtype, weights_dtype, weights_b
             weights_bytes, how = str(WEIGHTS[cfg.name][0]), WEIGHTS[cfg.name][1]
             weights_from = f"the checkpoint's size, from {how}:"
     setup = _setup(cfg, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog, engine)
+    _warn_context([cfg], parse_size(seq, "--seq") if seq is not None else None)
     report = fit_report(cfg, setup, parse_size(seq, "--seq") if seq is not None else None,
                         parse_size(batch, "--batch") if batch is not None else None,
                         parse_bytes(weights_bytes, "--weights-bytes") if weights_bytes is not None else None, weights_from)
@@ -226,6 +243,8 @@ def plan(gpu, seq, model, batch, n_heads, n_layers, head_dim, min_tps, gpus, tp,
         from .errors import InputError
 
         raise InputError(f"--min-tokens-per-s: expected a finite number > 0, got {min_tps!r}")
+    if model is not None:
+        _warn_context([cfg], parse_size(seq, "--seq"))
     report = plan_report(cfg, setup, parse_size(seq, "--seq"), parse_size(batch, "--batch"), wb, min_tps)
     emit(report, fmt, "iec", str(output) if output else None)
 
@@ -251,6 +270,7 @@ def chart(model, seq, batch, kv_dtype, engine, plot, units, fmt, output) -> int 
 
         raise InputError(f"--seq: {len(seqs):,} contexts are too many for a chart (at most {MAX_CHART_POINTS:,}); "
                          f"use a step, e.g. 1k:128k:4k, or kvcalc table for a grid")
+    _warn_context([cfg], max(seqs, default=None))
     seqs = list(seqs)
     fmt, units = output_format(fmt, output), check_choice(units, UNITS, "--units")
     report, data = chart_report(cfg, seqs, parse_size(batch, "--batch"), kv_dtype, engine)

@@ -106,6 +106,9 @@ def _run(argv: list[str] | None) -> None:
         sys.exit(0)
     try:
         code = None
+        pending = sys.modules.get("kvcalc.commands")
+        if pending is not None:
+            pending.WARNINGS.clear()
         if os.environ.get("KVCALC_FASTPATH", "1") != "0":
             from .fastpath import run
 
@@ -126,6 +129,9 @@ def _run(argv: list[str] | None) -> None:
             sys.exit(128 + int(err.args[0]) if err.args else 143)
         raise
     sys.stdout.flush()
+    commands = sys.modules.get("kvcalc.commands")
+    for line in dict.fromkeys(commands.WARNINGS if commands is not None else []):
+        print(line, file=sys.stderr)
     sys.exit(code)
 
 

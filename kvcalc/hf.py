@@ -274,6 +274,14 @@ def from_hf_dict(cfg: Any, origin: str, path: Path | None = None) -> Model:
     if mla:
         pattern = (pattern or "F").replace("F", "M")
 
+    max_context = r.int("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
+    rope = cfg.get("rope_scaling") or cfg.get("rope_parameters")
+    if isinstance(rope, dict):  # YaRN / dynamic / LongRoPE: the trained context is the original x factor
+        factor, original = rope.get("factor"), rope.get("original_max_position_embeddings")
+        kind = str(rope.get("rope_type") or rope.get("type") or "")
+        if kind in ("yarn", "dynamic", "longrope") and isinstance(factor, (int, float)) and not isinstance(factor, bool) \
+                and isinstance(original, int) and not isinstance(original, bool) and 0 < factor <= 1024 and 0 < original:
+            max_context = max(max_context, min(int(original * factor), MAX_INT))
     name, hf_id = _name_of(top, path)
     data: dict[str, Any] = {
         "name": name,
@@ -287,7 +295,7 @@ def from_hf_dict(cfg: Any, origin: str, path: Path | None = None) -> Model:
         "vocab_size": r.int("vocab_size"),
         "tie_embeddings": r.flag("tie_word_embeddings", default=True),
         "dtype": r.get("torch_dtype", "dtype", default="float32"),
-        "max_context": r.int("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"),
+        "max_context": max_context,
     }
     if hf_id:
         data["hf_id"] = hf_id

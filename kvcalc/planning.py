@@ -7,7 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from .capacity import (
-    LayoutFit, Setup, Weights, fit_layouts, layout_fit, plan_layouts, stages, weights,
+    LayoutFit, Setup, Weights, dtype_rule, fit_layouts, layout_fit, plan_layouts, serving_dtype, stages, weights,
 )
 from .errors import InputError
 from .dtypes import resolve
@@ -47,7 +47,8 @@ def _setup_doc(model: Model, setup: Setup, w: Weights) -> dict[str, Any]:
         "reserve_bytes": setup.reserve_bytes,
         "block_size": setup.block_size,
         "engine": setup.engine,
-        "kv_dtype": resolve(setup.kv_dtype, model.dtype).name,
+        "kv_dtype": resolve(setup.kv_dtype, serving_dtype(model, setup.engine)).name,
+        "kv_dtype_rule": dtype_rule(model, setup.engine) if setup.kv_dtype.strip().lower() == "auto" else None,
         "weights_dtype": w.dtype,
         "params": w.params.total if w.params else None,
         "active_params": w.params.active if w.params else None,
@@ -89,6 +90,21 @@ def _explain(model: Model, setup: Setup, row: LayoutFit, seq_len: int) -> str:
             f"({unit}, windows and any recurrent state applied); budget // that = {row.max_seqs_per_replica:,} sequences")
 
 
+def _verdict(model: Model, w: Weights, d: LayoutFit, seq_len: int | None, batch_size: int | None) -> str | None:
+    """The answer to `fit --seq S --batch B`, in one line, for the model as published."""
+    if seq_len is None or batch_size is None:
+        return None
+    ask = f"{batch_size:,} x {seq_len:,} tokens"
+    if not all(s.kv_budget_bytes > 0 for s in w.stages):
+        return f"{ask} do not fit: the weights alone do not fit"
+    seqs, ctx = d.max_seqs_per_replica or 0, d.max_context or 0
+    if d.fits:
+        return (f"{ask} fit: room for {seqs:,} such sequences (or {ctx:,} tokens each at batch {batch_size:,}), "
+                f"{model.name} as published")
+    return (f"{ask} do not fit: at most {seqs:,} sequences of {seq_len:,} tokens (or {ctx:,} tokens each at batch "
+            f"{batch_size:,}), {model.name} as published")
+
+
 def fit_report(model: Model, setup: Setup, seq_len: int | None, batch_size: int | None,
                weights_bytes: int | None = None, weights_from: str = "--weights-bytes") -> Report:
     """The model and its MHA / MQA rebuilds on a GPU setup: sequences, context, decode bound."""
@@ -104,6 +120,8 @@ def fit_report(model: Model, setup: Setup, seq_len: int | None, batch_size: int 
         rows.append(row)
     doc = _setup_doc(model, setup, w)
     doc.update(seq_len=seq_len, batch_size=batch_size, layouts=rows)
+    verdict = _verdict(model, w, fits[0], seq_len, batch_size)
+    doc.update(verdict=verdict, fits=fits[0].fits if doc["weights_fit"] else False)
 
     notes = [_budget_note(setup, w, weights_from) + " (an estimate: vLLM profiles its own activations; give vLLM's 'Available "
              "KV cache memory' as --kv-memory for its exact sizing)"]
@@ -138,6 +156,14 @@ def fit_report(model: Model, setup: Setup, seq_len: int | None, batch_size: int 
     if setup.replicas > 1:
         notes.append(f"{setup.n_gpus} GPUs = {setup.replicas} replicas of tp {setup.tp} x pp {setup.pp}; max seqs counts all replicas")
     d = fits[0]
+    if doc["kv_dtype_rule"]:
+        notes.append(f"KV dtype {doc['kv_dtype_rule']}")
+    if seq_len is not None and seq_len > model.max_context:
+        notes.append(f"{seq_len:,} tokens is beyond {model.name}'s trained context of {model.max_context:,} tokens "
+                     f"(max_position_embeddings, rope scaling considered): memory may hold it, the model was not trained for it")
+    unfit = [f.layout for f in fits if f.fits is False]
+    if unfit:
+        notes.append(f"decode bound not computed for {', '.join(unfit)}: {batch_size:,} x {seq_len:,} tokens do not fit there")
     if d.decode_tokens_per_s is not None:
         notes.append(
             f"decode bound (one replica): tokens/s <= batch / ((weights read + KV of the batch) per GPU / "
@@ -147,7 +173,7 @@ def fit_report(model: Model, setup: Setup, seq_len: int | None, batch_size: int 
     if batch_size is not None and d.max_context is not None and d.max_context > model.max_context:
         notes.append(f"max context is what memory holds; {model.name} itself is trained for {model.max_context:,} tokens")
     what = " and ".join(x for x in (f"{seq_len:,} tokens" if seq_len else "", f"batch {batch_size:,}" if batch_size else "") if x)
-    title = (f"{model.name} on {setup.n_gpus} x {setup.gpu.name} (tp {setup.tp}, pp {setup.pp}), {what}, "
+    title = (f"{verdict}\n" if verdict else "") + (f"{model.name} on {setup.n_gpus} x {setup.gpu.name} (tp {setup.tp}, pp {setup.pp}), {what}, "
              f"KV {doc['kv_dtype']}, weights {w.dtype}, engine {setup.engine}")
     prefix = {k: doc[k] for k in ("model", "gpu", "n_gpus", "tp", "pp", "kv_dtype", "weights_dtype", "seq_len", "batch_size")}
     return Report(title, FIT_COLUMNS, rows, doc, notes, csv_prefix=prefix)

@@ -145,6 +145,11 @@ def calc_report(
         r["saving"] = r["ratio_vs_mha"]
 
     notes = [f"per sequence: {_layer_split(published)}"]
+    from .capacity import dtype_rule
+
+    rule = dtype_rule(model, engine) if str(kv_dtype).strip().lower() == "auto" and v_dtype in (None, "auto") else None
+    if rule:
+        notes.append(f"KV dtype {rule}")
     if published.scale_bytes:
         notes.append(
             f"{published.kv_dtype}: {published.data_bytes:,} B of data + {published.scale_bytes:,} B of scales"
@@ -169,6 +174,7 @@ def calc_report(
         "seq_len": seq_len,
         "batch_size": batch_size,
         "kv_dtype": published.kv_dtype,
+        "kv_dtype_rule": rule,
         "block_size": block_size if published.engine == "vllm" else None,
         "n_layers": model.n_layers,
         "n_heads": model.n_heads,

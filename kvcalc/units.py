@@ -37,6 +37,10 @@ class Sizes:
     def __init__(self, parts: list[range]) -> None:
         self.parts = parts
 
+    def max(self) -> int | None:
+        """The largest value, without walking the ranges."""
+        return max((r[-1] for r in self.parts if len(r)), default=None)
+
     def __len__(self) -> int:
         return sum(len(r) for r in self.parts)
 

@@ -1,5 +1,5 @@
-"""The README is tested: every `kvcalc ...` command shown with its output beneath is run, and its
-output must equal the block. Widths do not matter (box drawing, bars and runs of spaces are
+"""The README and docs/ are tested: every `kvcalc ...` command shown with its output beneath is
+run, and its output must equal the block. Widths do not matter (box drawing, bars and runs of spaces are
 normalised away); figures that differ from run to run (resident memory, transient peaks) are
 compared by shape. KVCALC_UPDATE_README=1 rewrites the blocks from a fresh run instead."""
 
@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
 PAIR = re.compile(r"```bash\n(?P<cmd>[^`]*?)\n```\n\n```\n(?P<out>.*?)```", re.S)
 DRAWING = re.compile("[\u2500-\u259f\u2026]")  # box drawing, block elements (bars)
 VOLATILE = [  # run-dependent figures: compared by shape, not value
@@ -22,13 +24,14 @@ VOLATILE = [  # run-dependent figures: compared by shape, not value
 ]
 
 
-def examples() -> list[tuple[str, str]]:
-    """(command, expected output) for each bash block whose last line runs kvcalc, followed by output."""
+def examples() -> list[tuple[Path, str, str]]:
+    """(page, command, expected output) for each bash block whose last line runs kvcalc, followed by output."""
     out = []
-    for m in PAIR.finditer(README.read_text()):
-        line = m.group("cmd").strip().splitlines()[-1].split("&&")[-1].strip()
-        if line.startswith("kvcalc "):
-            out.append((line, m.group("out")))
+    for page in PAGES:
+        for m in PAIR.finditer(page.read_text()):
+            line = m.group("cmd").strip().splitlines()[-1].split("&&")[-1].strip()
+            if line.startswith("kvcalc "):
+                out.append((page, line, m.group("out")))
     return out
 
 
@@ -52,18 +55,23 @@ EXAMPLES = examples()
 
 def test_the_readme_shows_commands_with_their_output():
     assert len(EXAMPLES) >= 9
-    assert any(c.startswith("kvcalc llama2-70b --seq 4096") for c, _ in EXAMPLES)
+    assert any(c.startswith("kvcalc llama2-70b --seq 4096") and p == README for p, c, _ in EXAMPLES)
 
 
-@pytest.mark.parametrize("command, expected", EXAMPLES, ids=[c for c, _ in EXAMPLES])
-def test_readme_example(run_cli, monkeypatch, command, expected):
+def test_every_page_is_linked_from_the_readme():
+    text = README.read_text()
+    assert all(f"docs/{p.name}" in text for p in PAGES[1:])
+
+
+@pytest.mark.parametrize("page, command, expected", EXAMPLES, ids=[f"{p.stem}: {c}" for p, c, _ in EXAMPLES])
+def test_readme_example(run_cli, monkeypatch, page, command, expected):
     if "--measure" in command:
         pytest.importorskip("torch")
     monkeypatch.setenv("COLUMNS", "150" if os.environ.get("KVCALC_UPDATE_README") else "250")
     got = run(run_cli, command)
     if os.environ.get("KVCALC_UPDATE_README"):
-        text = README.read_text()
-        README.write_text(text.replace(f"{command}\n```\n\n```\n{expected}```",
+        text = page.read_text()
+        page.write_text(text.replace(f"{command}\n```\n\n```\n{expected}```",
                                        f"{command}\n```\n\n```\n{''.join(l.rstrip() + chr(10) for l in got.splitlines())}```"))
         return
     assert normalise(got) == normalise(expected)

@@ -62,6 +62,10 @@ class Engine:
         """The dtype the runtime runs the model in (what ``auto`` means): the config's own."""
         return model.dtype
 
+    def dtype_rule(self, model: Model) -> str:
+        """What auto meant for this model, in words."""
+        return f"auto = {self.serving_dtype(model)}: the checkpoint's own dtype (config.json torch_dtype)"
+
     def layer_kinds(self, model: Model) -> str:
         """The kind of each layer as this runtime runs it (the model's own, by default)."""
         return model.layer_kinds

@@ -59,6 +59,9 @@ class LlamaCpp(Engine):
         """llama.cpp's default cache type (-ctk / -ctv) is f16, whatever the weights."""
         return "fp16"
 
+    def dtype_rule(self, model: Model) -> str:
+        return f"auto = f16: llama.cpp's default cache type (-ctk / -ctv f16), whatever the weights ({model.dtype})"
+
     def streams(self) -> int:
         return 1 if self.kv_unified else self.n_parallel
 

@@ -32,6 +32,10 @@ class Transformers(Engine):
     runtime = "transformers"
     version: Optional[str] = TRANSFORMERS_VERSION
 
+    def dtype_rule(self, model: Model) -> str:
+        return (f"auto = {model.dtype}: transformers 5 loads the checkpoint in its config dtype (from_pretrained's "
+                f"default dtype='auto') and the cache takes the dtype of the keys and values")
+
     def tokens(self, kind: str, seq_len: int, window: Optional[int]) -> int:
         if kind == SLIDING:
             assert window is not None

@@ -55,6 +55,12 @@ class Vllm(Engine):
         preferred dtype, bf16 on GPUs since Ampere (config/model.py, _resolve_auto_dtype)."""
         return "bf16" if model.dtype == "fp32" else model.dtype
 
+    def dtype_rule(self, model: Model) -> str:
+        if model.dtype == "fp32":
+            return ("auto = bf16: vLLM serves an fp32 checkpoint in bf16 (its dtype 'auto' rule, "
+                    "config/model.py _resolve_auto_dtype), and caches KV in the model dtype")
+        return f"auto = {model.dtype}: vLLM serves the checkpoint's own dtype and caches KV in it"
+
     @property
     def in_flight_tokens(self) -> int:
         """vLLM's max_in_flight_tokens: tokens scheduled but not yet settled."""
