@@ -16,7 +16,7 @@ from .engines import DEFAULT_BLOCK_SIZE
 from .entry import one_line
 from .errors import KvcalcError
 
-DTYPE_HELP = "KV element type: auto (the model's own), fp32, fp16, bf16, fp8, fp8_e4m3, fp8_e5m2, int8, int4, nvfp4."
+DTYPE_HELP = "KV element type: auto (the engine's rule, said in the output), fp32, fp16, bf16, fp8, fp8_e4m3, fp8_e5m2, int8, int4, nvfp4."
 FORMAT_HELP = "Output format: table, json, csv, markdown or yaml (default: from -o's extension, else table)."
 
 
@@ -89,12 +89,13 @@ app = typer.Typer(
     help="Exact KV-cache sizes of LLMs, as MHA, GQA and MQA. `kvcalc MODEL --seq N` is `kvcalc calc MODEL --seq N`.",
 )
 
-ModelArg = Annotated[str, typer.Argument(help="Model name, alias or Hugging Face id (see `kvcalc list`), or a .yaml / config.json path.", show_default=False)]
+ModelArg = Annotated[str, typer.Argument(help="A shipped name or alias (see `kvcalc list`), a Hugging Face repo id ORG/NAME\\[@REV] (the local HF cache, else the Hub with kvcalc\\[hub]), or a .yaml / config.json / .gguf path.", show_default=False)]
 SeqOpt = Annotated[str, typer.Option("--seq", "-s", help="Tokens per sequence: 4096, 4k or 128k.", show_default=False)]
 BatchOpt = Annotated[str, typer.Option("--batch", "-b", help="Sequences in the batch.")]
 DtypeOpt = Annotated[str, typer.Option("--kv-dtype", help=DTYPE_HELP)]
 UnitsOpt = Annotated[str, typer.Option("--units", help="Human units in tables: iec (GiB) or si (GB).")]
 RevisionOpt = Annotated[str | None, typer.Option("--revision", help="Hugging Face revision (branch, tag or commit) of a repo id MODEL; also MODEL@REVISION.", show_default=False)]
+WideOpt = Annotated[bool, typer.Option("--wide", help="Every column, whatever the terminal's width (tables leave out optional columns to fit).")]
 FormatOpt = Annotated[str | None, typer.Option("--format", "-f", help=FORMAT_HELP, show_default=False)]
 OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE (whole, or not at all) instead of stdout.")]
 EngineOpt = Annotated[str, typer.Option("--engine", "-e", help="Runtime profile: exact (what the model needs), hf (transformers), vllm (paged blocks), llama.cpp (cells, ggml types).")]
@@ -124,6 +125,7 @@ def calc(
     engine: EngineOpt = "exact",
     block_size: BlockOpt = str(DEFAULT_BLOCK_SIZE),
     units: UnitsOpt = "iec",
+    wide: WideOpt = False,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     measure: Annotated[bool, typer.Option("--measure", help="Allocate the cache with PyTorch and compare (needs kvcalc\\[measure]).")] = False,
@@ -144,6 +146,7 @@ def calc(
 @app.command("list")
 def list_models(
     kv_dtype: DtypeOpt = "auto",
+    wide: WideOpt = False,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
 ) -> None:
@@ -213,6 +216,7 @@ def compare(
     tp: Annotated[str | None, typer.Option("--tp", help="Tensor-parallel GPUs for --gpu (default 1).")] = None,
     catalog: CatalogOpt = None,
     units: UnitsOpt = "iec",
+    wide: WideOpt = False,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
 ) -> None:
@@ -231,6 +235,7 @@ def table(
     engine: EngineOpt = "exact",
     block_size: BlockOpt = str(DEFAULT_BLOCK_SIZE),
     units: UnitsOpt = "iec",
+    wide: WideOpt = False,
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="table (terminal, up to 10,000 rows), csv, json, markdown or yaml; default: from -o's extension, else table.", show_default=False)] = None,
     output: OutputOpt = None,
     max_rows: Annotated[str, typer.Option("--max-rows", help="Refuse grids of more rows (ranges stream, so only time and disk are at stake).")] = "10000000",
@@ -259,6 +264,7 @@ def fit(
     kv_memory: Annotated[str | None, typer.Option("--kv-memory", help="vLLM's 'Available KV cache memory' per GPU (e.g. 4GiB): size its pool exactly, no --gpu needed.")] = None,
     max_model_len: Annotated[str | None, typer.Option("--max-model-len", help="vLLM's max_model_len, with --kv-memory (default --seq, else the model's context).")] = None,
     max_batched: Annotated[str, typer.Option("--max-num-batched-tokens", help="vLLM's max_num_batched_tokens (8192: vllm serve on an H100).")] = "8192",
+    wide: WideOpt = False,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     revision: RevisionOpt = None,
@@ -289,6 +295,7 @@ def plan(
     block_size: BlockOpt = str(DEFAULT_BLOCK_SIZE),
     catalog: CatalogOpt = None,
     engine: Annotated[str, typer.Option("--engine", "-e", help="Runtime whose rules size the cache: vllm (paged blocks), hf or exact.")] = "vllm",
+    wide: WideOpt = False,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
 ) -> None:
@@ -299,6 +306,7 @@ def plan(
 @app.command("gpus")
 def gpus_list(
     catalog: CatalogOpt = None,
+    wide: WideOpt = False,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
 ) -> None:

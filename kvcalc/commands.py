@@ -14,6 +14,12 @@ MAX_CHART_POINTS = 2_000
 WARNINGS: list[str] = []
 
 
+def _wide(wide: bool) -> None:
+    from . import report
+
+    report.WIDE = bool(wide)
+
+
 def _warn_context(models, seq_len) -> None:  # type: ignore[no-untyped-def]
     """A warning (not an error) for --seq beyond a model's trained context."""
     for m in models:
@@ -35,7 +41,8 @@ def _setup(model, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weight
     )
 
 
-def calc(model, seq, batch, kv_dtype, engine, block_size, units, fmt, output, measure, device, k_dtype, v_dtype, parallel, kv_unified, swa_full, ubatch, flash_attn, revision) -> int | None:  # type: ignore[no-untyped-def]
+def calc(model, seq, batch, kv_dtype, engine, block_size, units, fmt, output, measure, device, k_dtype, v_dtype, parallel, kv_unified, swa_full, ubatch, flash_attn, revision, wide=False) -> int | None:  # type: ignore[no-untyped-def]
+    _wide(wide)
     from .registry import load_model
     from .report import UNITS, calc_report, check_choice, emit, output_format
     from .units import parse_size
@@ -76,7 +83,8 @@ def calc(model, seq, batch, kv_dtype, engine, block_size, units, fmt, output, me
     emit(calc_report(cfg, seq_len, batch_size, kv_dtype, engine, blocks, v_dtype), fmt, units, str(output) if output else None)
 
 
-def list_models(kv_dtype, fmt, output) -> int | None:  # type: ignore[no-untyped-def]
+def list_models(kv_dtype, fmt, output, wide=False) -> int | None:  # type: ignore[no-untyped-def]
+    _wide(wide)
     from .registry import load_all
     from .report import emit
     from .summary import models_report
@@ -120,7 +128,8 @@ def measure_all(all_models, seq, batch, kv_dtype, engine, block_size, device, fm
         return 1
 
 
-def compare(models, seq, batch, kv_heads, kv_dtype, engine, block_size, gpu, tp, catalog, units, fmt, output) -> int | None:  # type: ignore[no-untyped-def]
+def compare(models, seq, batch, kv_heads, kv_dtype, engine, block_size, gpu, tp, catalog, units, fmt, output, wide=False) -> int | None:  # type: ignore[no-untyped-def]
+    _wide(wide)
     from .compare import compare_report, parse_kv_heads
     from .registry import load_model
     from .report import emit
@@ -141,7 +150,8 @@ def compare(models, seq, batch, kv_heads, kv_dtype, engine, block_size, gpu, tp,
     emit(report, fmt, units, str(output) if output else None)
 
 
-def table(models, seq, batch, kv_dtype, kv_heads, tp, engine, block_size, units, fmt, output, max_rows) -> int | None:  # type: ignore[no-untyped-def]
+def table(models, seq, batch, kv_dtype, kv_heads, tp, engine, block_size, units, fmt, output, max_rows, wide=False) -> int | None:  # type: ignore[no-untyped-def]
+    _wide(wide)
     from .grid import GRID_ENGINES, SCHEMA, TABLE_LIMIT, Grid, export, rows
     from .registry import load_model
     from .report import UNITS, Column, Report, check_choice, emit, output_format
@@ -173,7 +183,8 @@ def table(models, seq, batch, kv_dtype, kv_heads, tp, engine, block_size, units,
     emit(Report(f"KV cache grid: {grid.n_rows:,} rows", cols, grid_rows), "table", units, str(output) if output else None)
 
 
-def fit(model, gpu, seq, batch, gpus, tp, pp, kv_dtype, weights_dtype, weights_bytes, util, reserve, block_size, catalog, engine, kv_memory, max_model_len, max_batched, fmt, output, revision) -> int | None:  # type: ignore[no-untyped-def]
+def fit(model, gpu, seq, batch, gpus, tp, pp, kv_dtype, weights_dtype, weights_bytes, util, reserve, block_size, catalog, engine, kv_memory, max_model_len, max_batched, fmt, output, revision, wide=False) -> int | None:  # type: ignore[no-untyped-def]
+    _wide(wide)
     from .capacity import PLANNING_ENGINES
     from .errors import InputError
     from .registry import load_model
@@ -221,7 +232,8 @@ def fit(model, gpu, seq, batch, gpus, tp, pp, kv_dtype, weights_dtype, weights_b
     emit(report, fmt, "iec", str(output) if output else None)
 
 
-def plan(gpu, seq, model, batch, n_heads, n_layers, head_dim, min_tps, gpus, tp, pp, kv_dtype, weights_dtype, weights_bytes, util, reserve, block_size, catalog, engine, fmt, output) -> int | None:  # type: ignore[no-untyped-def]
+def plan(gpu, seq, model, batch, n_heads, n_layers, head_dim, min_tps, gpus, tp, pp, kv_dtype, weights_dtype, weights_bytes, util, reserve, block_size, catalog, engine, fmt, output, wide=False) -> int | None:  # type: ignore[no-untyped-def]
+    _wide(wide)
     from .planning import plan_report
     from .registry import custom_model, load_model
     from .report import emit
@@ -249,7 +261,8 @@ def plan(gpu, seq, model, batch, n_heads, n_layers, head_dim, min_tps, gpus, tp,
     emit(report, fmt, "iec", str(output) if output else None)
 
 
-def gpus_list(catalog, fmt, output) -> int | None:  # type: ignore[no-untyped-def]
+def gpus_list(catalog, fmt, output, wide=False) -> int | None:  # type: ignore[no-untyped-def]
+    _wide(wide)
     from .gpus import load_catalog
     from .planning import gpus_report
     from .report import emit
@@ -260,7 +273,7 @@ def gpus_list(catalog, fmt, output) -> int | None:  # type: ignore[no-untyped-de
 def chart(model, seq, batch, kv_dtype, engine, plot, units, fmt, output) -> int | None:  # type: ignore[no-untyped-def]
     from .chart import chart_report, default_contexts, plot_png, render_bars
     from .registry import load_model
-    from .report import UNITS, check_choice, emit, output_format, stdout_console, utf8
+    from .report import UNITS, check_choice, emit, output_format, show, stdout_console, utf8
     from .units import parse_size, parse_size_list
 
     cfg = load_model(model)
@@ -279,6 +292,6 @@ def chart(model, seq, batch, kv_dtype, engine, plot, units, fmt, output) -> int 
         print(f"wrote {plot}", file=sys.stderr)
     if fmt == "table" and output is None:
         console = stdout_console(pipe_width=120)  # pipes: room for the bars
-        console.print(render_bars(report.title, seqs, data, units, ascii_only=not utf8(console), width=console.width))
+        show(console, render_bars(report.title, seqs, data, units, ascii_only=not utf8(console), width=console.width))
         return
     emit(report, fmt, units, str(output) if output else None)

@@ -438,7 +438,7 @@ def to_table(report: Report, units: str, width: int | None = None, ascii_only: b
     notes = list(report.notes)
     if len(columns) < len(report.columns):
         hidden = ", ".join(c.header for c in report.columns if c not in columns)
-        notes.append(f"({hidden}: left out at {width} columns; a wider terminal or --format json shows them)")
+        notes.append(f"({hidden}: left out at {width} columns; --wide, a wider terminal or --format json shows them)")
     if notes:
         table.caption = printable("\n".join(notes))
     return table
@@ -483,6 +483,25 @@ def stdout_console(pipe_width: int = 200) -> Any:
     return console
 
 
+WIDE = False  # --wide: every column, whatever the terminal's width
+
+
+def show(console: Any, renderable: Any) -> None:
+    """Print a rich renderable: to a terminal as rich does; to a pipe or file as plain lines
+    with no trailing spaces (and, with --wide, at the table's natural width)."""
+    import sys
+
+    if console.is_terminal and not WIDE:
+        console.print(renderable)
+        return
+    from rich.console import Console
+
+    buf = io.StringIO()
+    Console(file=buf, width=100_000 if WIDE else console.width, no_color=True, color_system=None,
+            force_terminal=False, legacy_windows=False).print(renderable)
+    sys.stdout.write("".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines()))
+
+
 def emit(report: Report, fmt: str | None = "table", units: str = "iec", output: str | None = None) -> None:
     """Print the report to stdout, or write it whole to output (format None: by its extension)."""
     fmt = output_format(fmt, output)
@@ -494,7 +513,7 @@ def emit(report: Report, fmt: str | None = "table", units: str = "iec", output: 
         return
     if fmt == "table":
         console = stdout_console()
-        console.print(to_table(report, units, console.width, ascii_only=not utf8(console)))
+        show(console, to_table(report, units, None if WIDE else console.width, ascii_only=not utf8(console)))
         return
     import sys
 

@@ -39,8 +39,8 @@ def samples() -> dict[str, list[list[str]]]:
         "table": [["table", "llama3-8b", "deepseek-v3", "--seq", "1k,4k", "--batch", "1,8", "--tp", "1,2", "-f", "json"]],
         "fit": [["fit", m, "--gpu", "h100-80gb", "--gpus", "8", "--seq", "8k", "--batch", "16", "-f", "json",
                  *(["--weights-bytes", "100GB"] if m in ("jamba-v0.1", "nemotron-h-56b") else [])] for m in MODELS]
-               + [["fit", "llama3-8b", "--gpu", "h100-80gb", "-f", "json", "--engine", "hf"],
-                  ["fit", "llama3-8b", "--gpu", "a10g", "--seq", "1M", "-f", "json"]],
+               + [["fit", "llama3-8b", "--gpu", "h100-80gb", "--batch", "4", "-f", "json", "--engine", "hf"],
+                  ["fit", "llama3-8b", "--gpu", "a10g", "--seq", "1M", "-f", "json"], ["fit", str(HF / "gpt-oss-120b.json"), "--gpu", "h100-80gb", "--seq", "8k", "--batch", "4", "-f", "json"]],
         "fit-kv-memory": [["fit", m, "--kv-memory", "4GiB", "-f", "json"] for m in ("llama2-70b", "gemma-2-9b", "deepseek-v3", "mistral-7b")]
                          + [["fit", "llama3-8b", "--kv-memory", "100MiB", "--max-model-len", "128k", "-f", "json"]],
         "plan": [["plan", m, "--gpu", "h100-80gb", "--seq", "8k", "--batch", "8", "-f", "json"] for m in ("llama2-70b", "llama3-8b", "deepseek-v3")]
