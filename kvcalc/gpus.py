@@ -4,7 +4,6 @@ dataclasses; a user's catalog (--gpu-catalog FILE) goes through the strict schem
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -113,6 +112,8 @@ def find_gpu(name: str, extra: str | Path | None = None) -> GPU:
     family = [g.name for g in gpus if any(n.lower().startswith(key + "-") for n in g.names)] if key else []
     if len(family) > 1:
         raise InputError(f"--gpu {name!r} is ambiguous: {', '.join(family)} (name one; see `kvcalc gpus`)")
+    import difflib
+
     names = [g.name for g in gpus]
     close = difflib.get_close_matches(key, names, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else ""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from functools import lru_cache
 from pathlib import Path
 
@@ -99,6 +98,8 @@ def load_model(name: str | Path, revision: str | None = None) -> Model:
 
 def _unknown(name: str) -> str:
     """The error for an unknown model: up to three close models, each named once."""
+    import difflib
+
     owner = {_key(n): m.name for m in load_all() for n in m.names}
     close = difflib.get_close_matches(_key(name), list(owner), n=12, cutoff=0.6)
     models = list(dict.fromkeys(owner[c] for c in close))[:3]

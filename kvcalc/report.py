@@ -145,9 +145,9 @@ def calc_report(
         r["saving"] = r["ratio_vs_mha"]
 
     notes = [f"per sequence: {_layer_split(published)}"]
-    from .capacity import dtype_rule
+    from .engines import get_engine
 
-    rule = dtype_rule(model, engine) if str(kv_dtype).strip().lower() == "auto" and v_dtype in (None, "auto") else None
+    rule = get_engine(engine).dtype_rule(model) if str(kv_dtype).strip().lower() == "auto" and v_dtype in (None, "auto") else None
     if rule:
         notes.append(f"KV dtype {rule}")
     if published.scale_bytes:
