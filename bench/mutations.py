@@ -70,6 +70,16 @@ MUTATIONS = [
     ("kvcalc/gguf.py", '"qk_nope_head_dim": k_mla - rope', '"qk_nope_head_dim": k_mla', "gguf: MLA nope dims"),
     ("kvcalc/gguf.py", "recurrent = ssm is not None and (m.arch != \"nemotron_h\" or ff[i] == 0)", "recurrent = False", "gguf: Mamba layers"),
     ("kvcalc/gguf.py", 'weights = sum(int(t.n_bytes) for t in reader.tensors)', 'weights = sum(int(t.n_elements) for t in reader.tensors)', "gguf: weights from the tensor table"),
+    ("kvcalc/quantization.py", 'block = {"weight_bits": 4, "group_size": 32, "scale_bits": 8}', 'block = {"weight_bits": 4, "group_size": 32, "scale_bits": 0}', "quant: mxfp4 scales"),
+    ("kvcalc/quantization.py", 'block = {"weight_bits": bits, "group_size": group, "scale_bits": 16 + bits if group else 0}', 'block = {"weight_bits": bits, "group_size": group, "scale_bits": 16 if group else 0}', "quant: awq/gptq zero points"),
+    ("kvcalc/quantization.py", 'if "attn" in n or "attention" in n:', 'if "attention" in n:', "quant: attention left unquantized"),
+    ("kvcalc/model.py", "groups = n // self.group_size if self.group_size else 0", "groups = 0", "quant: group scales counted"),
+    ("kvcalc/capacity.py", "outside = -(-(params.embedding + params.head + params.final_norm) * bits // 8)", "outside = -(-(params.embedding + params.final_norm) * bits // 8)", "weights: LM head counted"),
+    ("kvcalc/capacity.py", "if d_batch and d_seq and fits is not False:", "if d_batch and d_seq:", "fit: decode bound only for what fits"),
+    ("kvcalc/engines/vllm.py", 'return "bf16" if model.dtype == "fp32" else model.dtype', "return model.dtype", "vllm: fp32 served in bf16"),
+    ("kvcalc/trusted.py", 'if data["n_heads"] % data["n_kv_heads"] or (pattern', 'if (pattern', "trusted: KV heads divide"),
+    ("kvcalc/hf.py", "max_context = max(max_context, min(int(original * factor), MAX_INT))", "max_context = max_context", "hf: rope scaling context"),
+    ("kvcalc/formulas.py", 'return f"{f\'GQA-{model.n_kv_heads}\' if kind == \'GQA\' else kind} (published)"', 'return f"{kind} (published)"', "labels: published row names its KV heads"),
 ]
 
 
