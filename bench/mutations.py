@@ -76,7 +76,6 @@ MUTATIONS = [
     ("kvcalc/model.py", "groups = n // self.group_size if self.group_size else 0", "groups = 0", "quant: group scales counted"),
     ("kvcalc/capacity.py", "outside = -(-(params.embedding + params.head + params.final_norm) * bits // 8)", "outside = -(-(params.embedding + params.final_norm) * bits // 8)", "weights: LM head counted"),
     ("kvcalc/capacity.py", "if d_batch and d_seq and fits is not False:", "if d_batch and d_seq:", "fit: decode bound only for what fits"),
-    ("kvcalc/engines/vllm.py", 'return "bf16" if model.dtype == "fp32" else model.dtype', "return model.dtype", "vllm: fp32 served in bf16"),
     ("kvcalc/trusted.py", 'if data["n_heads"] % data["n_kv_heads"] or (pattern', 'if (pattern', "trusted: KV heads divide"),
     ("kvcalc/hf.py", "max_context = max(max_context, min(int(original * factor), MAX_INT))", "max_context = max_context", "hf: rope scaling context"),
     ("kvcalc/formulas.py", 'return f"{f\'GQA-{model.n_kv_heads}\' if kind == \'GQA\' else kind} (published)"', 'return f"{kind} (published)"', "labels: published row names its KV heads"),
