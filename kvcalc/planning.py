@@ -137,10 +137,14 @@ def fit_report(model: Model, setup: Setup, seq_len: int | None, batch_size: int 
             notes.append(_explain(model, setup, f, seq_len))
         m0 = fits[0]
         if mha.max_seqs and m0.max_seqs is not None and not model.mla:
-            ideal = model.n_heads / model.n_kv_heads
+            ideal = mha.kv_heads_per_gpu / m0.kv_heads_per_gpu  # per GPU: replication can eat part of the saving
+            whole = model.n_heads / model.n_kv_heads
+            why = "" if ideal == whole else (
+                f" per GPU ({whole:g}x in all, but tp {setup.tp} replicates each of its {model.n_kv_heads} KV heads "
+                f"on {setup.tp // model.n_kv_heads} GPUs)")
             notes.append(
                 f"{m0.layout} holds {m0.max_seqs:,} / {mha.max_seqs:,} = {m0.max_seqs / mha.max_seqs:.2f}x the "
-                f"sequences of MHA; its KV is {ideal:g}x smaller, and flooring (blocks per GPU, then whole "
+                f"sequences of MHA; its KV is {ideal:g}x smaller{why}, and flooring (blocks per GPU, then whole "
                 f"sequences) moves the ratio off {ideal:g}"
             )
     if setup.tp > model.n_kv_heads and not model.mla:

@@ -208,3 +208,13 @@ def test_measure_speaks_the_users_language(run_cli, monkeypatch):
     _, out, _ = run_cli("llama3-8b", "--seq", "256", "--measure", "--device", "cpu")
     text = " ".join(out.split())
     assert "a runtime that repeats K/V to every query head (repeat_kv" in text and "the seeds' module" not in text
+
+
+def test_replication_is_named_where_it_eats_the_saving(run_cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")
+    _, out, _ = run_cli("fit", "llama2-70b", "--gpu", "h100-80gb", "--tp", "16", "--gpus", "16", "--seq", "4k")
+    # tp 16: MHA holds 64 / 16 = 4 KV heads a GPU; GQA-8's 8 heads are replicated to 1 a GPU: 4x, not 8x
+    assert ("its KV is 4x smaller per GPU (8x in all, but tp 16 replicates each of its 8 KV heads on 2 GPUs)"
+            in " ".join(out.split()))
+    _, out, _ = run_cli("fit", "llama2-70b", "--gpu", "h100-80gb", "--tp", "4", "--seq", "4k")
+    assert "its KV is 8x smaller, and flooring" in " ".join(out.split())  # 64 / 4 = 16 against 8 / 4 = 2
