@@ -218,3 +218,27 @@ def test_replication_is_named_where_it_eats_the_saving(run_cli, monkeypatch):
             in " ".join(out.split()))
     _, out, _ = run_cli("fit", "llama2-70b", "--gpu", "h100-80gb", "--tp", "4", "--seq", "4k")
     assert "its KV is 8x smaller, and flooring" in " ".join(out.split())  # 64 / 4 = 16 against 8 / 4 = 2
+
+
+def test_the_png_draws_the_published_line_apart_with_k_ticks_and_iec_axis(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import matplotlib.axes
+
+    from kvcalc import chart
+
+    calls = []
+    real = matplotlib.axes.Axes.plot
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot", lambda self, *a, **kw: calls.append(kw) or real(self, *a, **kw))
+    labels = []
+    real_ylabel = matplotlib.axes.Axes.set_ylabel
+    monkeypatch.setattr(matplotlib.axes.Axes, "set_ylabel", lambda self, text, **kw: labels.append(text) or real_ylabel(self, text, **kw))
+    m = load_model("llama3-8b")
+    seqs = [1024, 8192]
+    _, data = chart.chart_report(m, seqs)
+    chart.plot_png(str(tmp_path / "c.png"), m, seqs, data, 1)
+    assert (tmp_path / "c.png").stat().st_size > 1000
+    own, rest = calls[0], calls[1:]
+    assert own["label"] == "GQA-8 (published)" and own["linestyle"] == "--" and own["marker"] == "D"
+    assert own["zorder"] > max(c["zorder"] for c in rest) and all(c["linestyle"] == "-" for c in rest)
+    assert labels == ["KV cache (GiB)"]  # MHA at 8k: 4 GiB, so GiB
+    assert [chart._tokens(x) for x in (512, 1024, 32768, 1 << 20, 1536)] == ["512", "1k", "32k", "1M", "1,536"]
