@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass, replace
 
 from .errors import InputError
-from .formulas import DEFAULT_BLOCK_SIZE, KVCache, attention_kind, check_kv_heads, divisors, kv_cache, layout_name
+from .formulas import DEFAULT_BLOCK_SIZE, KVCache, check_kv_heads, divisors, kv_cache, layout_name
 from .gpus import GPU
 from .model import Model
 from .params import ParamCount, count_params

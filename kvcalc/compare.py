@@ -7,7 +7,7 @@ from typing import Any
 
 from .capacity import Setup, decode_bound, kv_heads_per_gpu, parallel_setup, weights
 from .errors import InputError, KvcalcError
-from .formulas import DEFAULT_BLOCK_SIZE, attention_kind, check_kv_heads, divisors, kv_cache, layout_name
+from .formulas import DEFAULT_BLOCK_SIZE, check_kv_heads, divisors, kv_cache, layout_name
 from .model import Model
 from .report import Column, Report
 

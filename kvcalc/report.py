@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from .model import Model
 from .errors import InputError
-from .formulas import DEFAULT_BLOCK_SIZE, KVCache, attention_kind, kv_cache, variants
+from .formulas import DEFAULT_BLOCK_SIZE, KVCache, kv_cache, variants
 from .units import human_bytes, human_rate, percent, saving
 
 FORMATS = ("table", "json", "csv", "markdown", "yaml")
