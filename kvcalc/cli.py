@@ -166,7 +166,7 @@ def show(
 
 @app.command("import")
 def import_config(
-    config: Annotated[Path, typer.Argument(help="A Hugging Face config.json, or a .gguf file.", show_default=False)],
+    config: Annotated[Path, typer.Argument(help="A Hugging Face config.json, a .gguf file, or a Hugging Face repo id ORG/NAME\\[@REV].", show_default=False)],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the YAML here (e.g. configs/NAME.yaml).")] = None,
     name: Annotated[str | None, typer.Option("--name", help="The model's name in kvcalc (default: from the file).")] = None,
 ) -> None:
@@ -192,7 +192,7 @@ def measure_all(
 
 # ----- capacity planning ------------------------------------------------------------------------
 
-GpuOpt = Annotated[str, typer.Option("--gpu", "-g", help="GPU from the catalog (see `kvcalc gpus`), e.g. h100-80gb.", show_default=False)]
+GpuOpt = Annotated[str, typer.Option("--gpu", "-g", help="GPU from the catalog (see `kvcalc gpus`), e.g. h100-80gb; auto: the local GPU (nvidia-smi).", show_default=False)]
 GpusOpt = Annotated[str | None, typer.Option("--gpus", help="GPUs in all (default tp x pp; more makes data-parallel replicas).")]
 TpOpt = Annotated[str | None, typer.Option("--tp", help="Tensor-parallel GPUs (default --gpus / --pp, else 1).")]
 PpOpt = Annotated[str, typer.Option("--pp", help="Pipeline-parallel stages.")]
@@ -247,7 +247,7 @@ def table(
 @app.command("fit")
 def fit(
     model: ModelArg,
-    gpu: Annotated[str | None, typer.Option("--gpu", "-g", help="GPU from the catalog (see `kvcalc gpus`), e.g. h100-80gb; not needed with --kv-memory.", show_default=False)] = None,
+    gpu: Annotated[str | None, typer.Option("--gpu", "-g", help="GPU from the catalog (see `kvcalc gpus`), e.g. h100-80gb; auto: the local GPU (nvidia-smi); not needed with --kv-memory.", show_default=False)] = None,
     seq: Annotated[str | None, typer.Option("--seq", "-s", help="Tokens per sequence: how many such sequences fit.")] = None,
     batch: Annotated[str | None, typer.Option("--batch", "-b", help="Sequences at once: how long a context fits.")] = None,
     gpus: GpusOpt = None,

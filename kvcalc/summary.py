@@ -79,7 +79,20 @@ def show_text(model: Model, fmt: str = "yaml") -> str:
 
 
 def import_yaml(path: Path, name: str | None = None) -> str:
-    """A YAML config of kvcalc's schema from a Hugging Face config.json or a GGUF file."""
+    """A YAML config of kvcalc's schema from a Hugging Face config.json, a GGUF file, or a
+    Hugging Face repo id (from the local HF cache or the Hub, as MODEL is)."""
+    from .hub import looks_like_repo
+
+    if not Path(path).exists() and looks_like_repo(str(path)):
+        from .hub import load_repo
+
+        model = load_repo(str(path))
+        if name:
+            from .config import validate
+
+            model = validate({**model.to_dict(), "name": name}, str(path))
+        return to_yaml(model, f"# Imported by kvcalc from {model.source.url if model.source else path}; "
+                              f"check the source and add aliases before shipping.\n")
     if Path(path).suffix == ".gguf":
         from .gguf import load_gguf
 

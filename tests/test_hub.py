@@ -187,3 +187,12 @@ def test_huggingface_hub_is_imported_only_to_download(tmp_path: Path) -> None:
     res = subprocess.run([sys.executable, "-c", code, "someorg/m", "--seq", "1k"], capture_output=True, text=True,
                          env=base_env(cache, HF_HUB_OFFLINE="1"))
     assert res.stderr.endswith("False"), res.stderr
+
+
+def test_import_takes_a_repo_id_too(tmp_path: Path) -> None:
+    cache = tmp_path / "hub"
+    cache_repo(cache, "someorg/m", {"config.json": (HF / "Qwen3-8B.json").read_text()})
+    res = kvcalc("import", "someorg/m", "--name", "my-m", env=base_env(cache, HF_HUB_OFFLINE="1"))
+    assert res.returncode == 0, res.stderr
+    assert f"someorg/m/blob/{COMMIT}/config.json" in res.stdout.splitlines()[0]
+    assert "name: my-m\n" in res.stdout and "n_layers: 36\n" in res.stdout and f"revision: {COMMIT}" in res.stdout
