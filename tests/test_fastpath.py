@@ -28,6 +28,10 @@ ODD = [
     ["show", "llama3-8b", "-f", "json"], ["gpus", "-f", "csv"], ["chart", "llama3-8b", "--seq", "1k,2k"],
     ["table", "llama3-8b", "qwen2-7b", "--seq", "1k:4k:1k", "--batch", "1,2", "-f", "json"], ["--version"],
     ["fit", "llama3-8b", "--help"], ["nosuchmodel", "--seq", "4k"], ["llama2-70b", "--sek", "4k"], [str(HF / "gpt2.json"), "--seq", "1k"],
+    ["compare", "llama2-70b", "llama3-8b", "--seq", "4k", "--wide"], ["table", "llama3-8b", "--seq", "4k", "--units", "si"],
+    ["llama3-8b", "--seq", "1k", "--revision", "main"], ["someorg/model", "--seq", "1k"], ["fit", "llama3-8b", "--gpu", "a100", "--seq", "1k"],
+    ["fit", "llama3-8b", "--gpu", "h100-80gb", "--seq", "128k", "--batch", "64"], ["llama2-7b", "--seq", "1M"],
+    ["fit", str(HF / "gpt-oss-120b.json"), "--gpu", "h100-80gb", "--seq", "8k", "--weights-dtype", "nvfp4"],
 ]
 
 
