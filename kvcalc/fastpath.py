@@ -103,7 +103,11 @@ def parse(args: list[str], spec: dict[str, Any]) -> Optional[tuple[str, dict[str
 
 def run(args: list[str]) -> Optional[int]:
     """Run the call and return its exit code, or None when typer should handle it."""
-    parsed = parse(args, _spec())
+    try:
+        spec = _spec()
+    except (OSError, ValueError):  # no spec beside the code (a broken install): typer answers everything
+        return None
+    parsed = parse(args, spec)
     if parsed is None:
         return None
     from . import commands

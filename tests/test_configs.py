@@ -106,7 +106,9 @@ def test_the_wheel_carries_configs(tmp_path):
     code = (
         "import kvcalc.registry as r, kvcalc.gpus as g; ms = r.load_all(); "
         "assert r.configs_dir().is_relative_to(r'%s'), r.configs_dir(); "
-        "assert g.CATALOG.is_relative_to(r'%s') and len(g.load_catalog()) == 28; print(len(ms))" % (target, target)
+        "assert g.CATALOG.is_relative_to(r'%s') and len(g.load_catalog()) == 28; "
+        "import kvcalc.fastpath as f, kvcalc.index as i; assert f.SPEC.is_file() and f.parse(['gpus', '-f', 'json'], f._spec()) is not None; "
+        "assert i._index(r.configs_dir()) and i._index(g.CATALOG.parent); print(len(ms))" % (target, target)
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=elsewhere, capture_output=True, text=True,
