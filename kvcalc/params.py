@@ -49,20 +49,12 @@ class ParamCount:
 
 
 def _attention(m: Model) -> int:
+    """Attention's parameters: its weight matrices, then norms, biases and sinks."""
     h = m.hidden_size
-    if m.mla is not None:
-        a = m.mla
-        qk = a.qk_nope_head_dim + a.qk_rope_head_dim
-        if a.q_lora_rank:  # q_a_proj, its norm, q_b_proj
-            q = h * a.q_lora_rank + a.q_lora_rank + a.q_lora_rank * m.n_heads * qk
-        else:
-            q = h * m.n_heads * qk
-        # kv_a_proj (latent + rope key), its norm, kv_b_proj (per-head k_nope and v), o_proj
-        kv = h * (a.kv_lora_rank + a.qk_rope_head_dim) + a.kv_lora_rank
-        kv += a.kv_lora_rank * m.n_heads * (a.qk_nope_head_dim + a.v_head_dim)
-        return q + kv + m.n_heads * a.v_head_dim * h
+    n = _attn_linear(m)
+    if m.mla is not None:  # the norms of the q and kv latents
+        return n + (m.mla.q_lora_rank or 0) + m.mla.kv_lora_rank
     q_width, kv_width = m.n_heads * m.head_dim, m.n_kv_heads * m.head_dim
-    n = h * q_width + 2 * h * kv_width + q_width * h  # q, k, v, o
     if m.family in QKV_BIAS:
         n += q_width + 2 * kv_width
     if m.family == "gpt_oss":  # biases on q, k, v and o, and one attention sink per head
@@ -73,16 +65,17 @@ def _attention(m: Model) -> int:
 
 
 def _attn_linear(m: Model) -> int:
-    """Attention's weight matrices alone (no biases, norms or sinks)."""
+    """Attention's weight matrices alone (what a quantization method quantizes)."""
     h = m.hidden_size
     if m.mla is not None:
         a = m.mla
         qk = a.qk_nope_head_dim + a.qk_rope_head_dim
+        # q_a_proj and q_b_proj (or one q_proj); kv_a_proj (latent + rope key); kv_b_proj (per-head k_nope and v); o_proj
         q = h * a.q_lora_rank + a.q_lora_rank * m.n_heads * qk if a.q_lora_rank else h * m.n_heads * qk
         kv = h * (a.kv_lora_rank + a.qk_rope_head_dim) + a.kv_lora_rank * m.n_heads * (a.qk_nope_head_dim + a.v_head_dim)
         return q + kv + m.n_heads * a.v_head_dim * h
     q_width, kv_width = m.n_heads * m.head_dim, m.n_kv_heads * m.head_dim
-    return 2 * h * q_width + 2 * h * kv_width
+    return 2 * h * q_width + 2 * h * kv_width  # q, o; k, v
 
 
 def _mlp_linear(m: Model, intermediate: int) -> int:
@@ -90,8 +83,7 @@ def _mlp_linear(m: Model, intermediate: int) -> int:
 
 
 def _mlp(m: Model, intermediate: int) -> int:
-    mats = 2 if m.family in PLAIN_MLP else 3
-    n = mats * m.hidden_size * intermediate
+    n = _mlp_linear(m, intermediate)
     if m.family == "gpt_oss":  # biases of gate_up and down
         n += 2 * intermediate + m.hidden_size
     return n
@@ -109,12 +101,18 @@ def _moe(m: Model) -> tuple[int, int]:
         router += moe.n_experts  # e_score_correction_bias
     shared = 0
     if moe.n_shared_experts:
-        width = moe.shared_expert_intermediate_size or moe.n_shared_experts * moe.expert_intermediate_size
-        shared = _mlp(m, width)
+        shared = _mlp(m, _shared_width(m))
         if m.family == "qwen2_moe":
             shared += m.hidden_size  # shared_expert_gate
     total = moe.n_experts * expert + router + shared
     return total, moe.n_experts_per_tok * expert + router + shared
+
+
+def _shared_width(m: Model) -> int:
+    """The intermediate width of a MoE layer's shared experts, taken together."""
+    moe = m.moe
+    assert moe is not None
+    return moe.shared_expert_intermediate_size or moe.n_shared_experts * moe.expert_intermediate_size
 
 
 def _norms(m: Model) -> int:
@@ -141,8 +139,7 @@ def count_params(model: Model) -> ParamCount:
         if model.moe is not None and model.moe.is_expert_layer(i):
             total, used = _moe(model)
             moe = model.moe
-            width = moe.shared_expert_intermediate_size or moe.n_shared_experts * moe.expert_intermediate_size
-            mlp_lin.append(_mlp_linear(model, width) if moe.n_shared_experts else 0)
+            mlp_lin.append(_mlp_linear(model, _shared_width(model)) if moe.n_shared_experts else 0)
             expert_lin.append(moe.n_experts * _mlp_linear(model, moe.expert_intermediate_size))
         else:
             total = used = _mlp(model, model.intermediate_size)
