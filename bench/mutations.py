@@ -70,7 +70,7 @@ MUTATIONS = [
     ("kvcalc/gguf.py", '"qk_nope_head_dim": k_mla - rope', '"qk_nope_head_dim": k_mla', "gguf: MLA nope dims"),
     ("kvcalc/gguf.py", "recurrent = ssm is not None and (m.arch != \"nemotron_h\" or ff[i] == 0)", "recurrent = False", "gguf: Mamba layers"),
     ("kvcalc/gguf.py", 'weights = sum(int(t.n_bytes) for t in reader.tensors)', 'weights = sum(int(t.n_elements) for t in reader.tensors)', "gguf: weights from the tensor table"),
-    ("kvcalc/quantization.py", 'block = {"weight_bits": 4, "group_size": 32, "scale_bits": 8}', 'block = {"weight_bits": 4, "group_size": 32, "scale_bits": 0}', "quant: mxfp4 scales"),
+    ("kvcalc/quantization.py", '"mxfp4": {"weight_bits": 4, "group_size": 32, "scale_bits": 8}', '"mxfp4": {"weight_bits": 4, "group_size": 32, "scale_bits": 0}', "quant: mxfp4 scales"),
     ("kvcalc/quantization.py", 'block = {"weight_bits": bits, "group_size": group, "scale_bits": 16 + bits if group else 0}', 'block = {"weight_bits": bits, "group_size": group, "scale_bits": 16 if group else 0}', "quant: awq/gptq zero points"),
     ("kvcalc/quantization.py", 'if "attn" in n or "attention" in n:', 'if "attention" in n:', "quant: attention left unquantized"),
     ("kvcalc/model.py", "groups = n // self.group_size if self.group_size else 0", "groups = 0", "quant: group scales counted"),

@@ -25,11 +25,12 @@ from .formulas import DEFAULT_BLOCK_SIZE, KVCache, check_kv_heads, divisors, kv_
 from .gpus import GPU
 from .model import Model
 from .params import ParamCount, count_params
+from .quantization import FORMATS as QUANT_FORMATS
 
 WEIGHT_BITS = {"fp32": 32, "fp16": 16, "bf16": 16, "fp8": 8, "int8": 8, "int4": 4}
 # --weights-dtype formats that quantize the weight matrices only, with their block scales (the
 # embeddings, LM head, norms and biases stay in the model's dtype), as checkpoints store them.
-WEIGHT_FORMATS = {"mxfp4": (4, 32, 8), "nvfp4": (4, 16, 8)}
+WEIGHT_FORMATS = QUANT_FORMATS
 DEFAULT_RESERVE = 2 * 1024**3  # CUDA context, activations, CUDA graphs: 2 GiB per GPU unless told
 DEFAULT_UTILIZATION = 0.9  # vLLM's default gpu_memory_utilization
 MAX_TOKENS = 1 << 40  # the search bound of max_context
@@ -137,32 +138,23 @@ def weight_quant(model: Model, weights_dtype: str):  # type: ignore[no-untyped-d
     if name == "auto":
         return model.quantization
     if name in WEIGHT_FORMATS:
-        bits, group, scale = WEIGHT_FORMATS[name]
-        return Quant(name, bits, group, scale)
+        return Quant(name, **WEIGHT_FORMATS[name])
     return None
 
 
-def weights_label(model: Model, weights_dtype: str, engine: str = "exact") -> str:
-    dtype, _ = weight_bits(model, weights_dtype, engine)
-    q = weight_quant(model, weights_dtype)
-    if q is None:
-        return dtype
-    from .quantization import label
-
-    return f"{label(q)} + {dtype}"
+def mixed_bytes(quant, matrices: list[int], total: int, bits: int) -> int:  # type: ignore[no-untyped-def]
+    """Bytes of `total` parameters of which `matrices` (each counted apart) are stored by the Quant
+    and the rest at `bits`."""
+    return sum(quant.bytes_of(n) for n in matrices) + -(-(total - sum(matrices)) * bits // 8)
 
 
-def layer_bytes(model: Model, params: ParamCount, bits: int, quant, i: int) -> int:  # type: ignore[no-untyped-def]
+def layer_bytes(params: ParamCount, bits: int, quant, i: int) -> int:  # type: ignore[no-untyped-def]
     """Bytes of layer i's parameters: its quantized matrices by the Quant, the rest at bits."""
     if quant is None:
         return -(-params.layers[i] * bits // 8)
     q = [n for n, on in ((params.attn_linear[i], quant.attention), (params.mlp_linear[i], quant.mlp),
                          (params.expert_linear[i], quant.experts)) if on]
-    return quant_bytes(quant, q) + -(-(params.layers[i] - sum(q)) * bits // 8)
-
-
-def quant_bytes(quant, counts: list[int]) -> int:  # type: ignore[no-untyped-def]
-    return sum(quant.bytes_of(n) for n in counts if n)
+    return mixed_bytes(quant, q, params.layers[i], bits)
 
 
 @dataclass(frozen=True)
@@ -202,7 +194,7 @@ def weights(model: Model, setup: Setup, weights_bytes: int | None = None) -> Wei
     else:
         params = count_params(model)
         quant = weight_quant(model, setup.weights_dtype)
-        per_layer = [layer_bytes(model, params, bits, quant, i) for i in range(model.n_layers)]
+        per_layer = [layer_bytes(params, bits, quant, i) for i in range(model.n_layers)]
         outside = -(-(params.embedding + params.head + params.final_norm) * bits // 8)
         total = sum(per_layer) + outside
         for i, r in enumerate(ranges):
@@ -214,7 +206,9 @@ def weights(model: Model, setup: Setup, weights_bytes: int | None = None) -> Wei
                 n += params.final_norm + (params.head or (params.embedding if setup.pp > 1 else 0))
             out.append((r, -(-(b + -(-n * bits // 8)) // setup.tp)))
         if quant is not None:
-            dtype = weights_label(model, setup.weights_dtype, setup.engine)
+            from .quantization import label
+
+            dtype = f"{label(quant)} + {dtype}"
     return Weights(params, dtype, total, tuple(
         Stage(r, w, setup.usable_bytes - w - setup.reserve_bytes) for r, w in out))
 
@@ -306,8 +300,7 @@ def weights_read(model: Model, w: Weights, setup: Setup, batch_size: int) -> lis
                 continue
             per_expert = (p.layers[i] - p.active_layers[i]) // spare  # parameters of one routed expert
             if quant is not None and quant.experts:
-                matrices = p.expert_linear[i] // moe.n_experts
-                unread += idle * (quant.bytes_of(matrices) + -(-(per_expert - matrices) * bits // 8))
+                unread += idle * mixed_bytes(quant, [p.expert_linear[i] // moe.n_experts], per_expert, bits)
             else:
                 unread += idle * per_expert * bits // 8
         out.append(s.weights_bytes_per_gpu - unread // setup.tp)

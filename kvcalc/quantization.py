@@ -22,6 +22,13 @@ from __future__ import annotations
 from typing import Any, Optional
 
 
+# The block formats by name, as checkpoints store them and as --weights-dtype asks for them.
+FORMATS = {
+    "mxfp4": {"weight_bits": 4, "group_size": 32, "scale_bits": 8},  # one E8M0 scale per 32
+    "nvfp4": {"weight_bits": 4, "group_size": 16, "scale_bits": 8},  # one E4M3 scale per 16
+}
+
+
 def _skips(names: Any) -> dict[str, bool]:
     """Which of attention / mlp / experts a list of module patterns leaves unquantized."""
     out = {"attention": False, "mlp": False, "experts": False}
@@ -55,13 +62,13 @@ def from_config(q: Any) -> Optional[dict[str, Any]]:
         group = size[0] * size[1] if isinstance(size, list) and len(size) == 2 and all(_int(x, 0) for x in size) else 0
         block = {"weight_bits": 8, "group_size": group, "scale_bits": 32 if group else 0}
     elif method == "mxfp4":
-        block = {"weight_bits": 4, "group_size": 32, "scale_bits": 8}
+        block = dict(FORMATS["mxfp4"])
     elif method in ("modelopt", "nvfp4") or str(q.get("quant_algo", "")).upper() == "NVFP4":
         algo = str(q.get("quant_algo") or "").upper()
         if algo.startswith("FP8"):
             block = {"weight_bits": 8, "group_size": 0, "scale_bits": 0}
         else:
-            block = {"weight_bits": 4, "group_size": _int(q.get("group_size"), 16), "scale_bits": 8}
+            block = {**FORMATS["nvfp4"], "group_size": _int(q.get("group_size"), FORMATS["nvfp4"]["group_size"])}
         method = "nvfp4" if block["weight_bits"] == 4 else "fp8"
     elif method in ("awq", "gptq", "awq_marlin", "gptq_marlin", "auto-round", "autoround"):
         bits = _int(q.get("bits") or q.get("w_bit"), 4)
@@ -74,7 +81,7 @@ def from_config(q: Any) -> Optional[dict[str, Any]]:
         weights = next((g.get("weights") for g in (groups or {}).values() if isinstance(g, dict)
                         and isinstance(g.get("weights"), dict)), None) if isinstance(groups, dict) else None
         if "nvfp4" in fmt:
-            block = {"weight_bits": 4, "group_size": 16, "scale_bits": 8}
+            block = dict(FORMATS["nvfp4"])
             method = "nvfp4"
         elif weights is not None:
             bits = _int(weights.get("num_bits"), 8)
