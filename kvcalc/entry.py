@@ -106,9 +106,7 @@ def _run(argv: list[str] | None) -> None:
         sys.exit(0)
     try:
         code = None
-        pending = sys.modules.get("kvcalc.commands")
-        if pending is not None:
-            pending.WARNINGS.clear()
+        _reset_call_state()
         if os.environ.get("KVCALC_FASTPATH", "1") != "0":
             from .fastpath import run
 
@@ -133,6 +131,16 @@ def _run(argv: list[str] | None) -> None:
     for line in dict.fromkeys(commands.WARNINGS if commands is not None else []):
         print(line, file=sys.stderr)
     sys.exit(code)
+
+
+def _reset_call_state() -> None:
+    """The state one call leaves in modules (warnings to print, --wide), cleared before the next
+    call in the same process."""
+    commands, report = sys.modules.get("kvcalc.commands"), sys.modules.get("kvcalc.report")
+    if commands is not None:
+        commands.WARNINGS.clear()
+    if report is not None:
+        report.WIDE = False
 
 
 def one_line(text: str) -> str:

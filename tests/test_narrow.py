@@ -52,3 +52,14 @@ def test_left_out_columns_are_named(run_cli, monkeypatch):
     _, out, _ = run_cli("llama2-70b", "--seq", "4096")
     assert "1,342,177,280" in out and "10,737,418,240" in out
     assert "Saving vs MHA: left out at 80 columns" in " ".join(out.split())
+
+
+def test_wide_does_not_outlive_its_call(run_cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    import kvcalc.report
+
+    run_cli("compare", "llama2-70b", "llama3-8b", "--seq", "4096", "--wide")
+    run_cli("show", "llama3-8b")  # show, measure --all, chart take no --wide: the last call's must not leak to them
+    assert kvcalc.report.WIDE is False
+    _, narrow, _ = run_cli("compare", "llama2-70b", "llama3-8b", "--seq", "4096")
+    assert "┃ Saving vs MHA" not in narrow
