@@ -92,9 +92,10 @@ def plot_png(path: str, model: Model, seqs: list[int], data: dict[str, list[int]
     from matplotlib.ticker import FuncFormatter
 
     fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
+    from .units import IEC
+
     top = max((v for vals in data.values() for v in vals), default=1) or 1
-    unit, scale = next((u, s) for u, s in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024), ("B", 1))
-                       if top >= s)
+    unit, scale = next(((u, s) for u, s in IEC if top >= s), ("B", 1))  # the unit human_bytes would pick
     for i, (label, vals) in enumerate(data.items()):
         own = i == 0  # the model as published: drawn on top, dashed and thick, so a rebuild never hides it
         ax.plot(seqs, [v / scale for v in vals], label=label, marker="D" if own else "o", markersize=7 if own else 4,

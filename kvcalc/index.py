@@ -43,10 +43,6 @@ def load_yaml_data(path: Path) -> Any:
     return parse_yaml(text, str(path))
 
 
-def indexed_names(folder: Path) -> list[str]:
-    return sorted(_index(folder))
-
-
 def build(folder: Path, names: list[str]) -> str:
     """The index text for these YAML files of folder."""
     files = {}

@@ -87,23 +87,17 @@ def import_yaml(path: Path, name: str | None = None) -> str:
         from .hub import load_repo
 
         model = load_repo(str(path))
-        if name:
-            from .config import validate
-
-            model = validate({**model.to_dict(), "name": name}, str(path))
-        return to_yaml(model, f"# Imported by kvcalc from {model.source.url if model.source else path}; "
-                              f"check the source and add aliases before shipping.\n")
-    if Path(path).suffix == ".gguf":
+        origin = model.source.url if model.source else str(path)
+    elif Path(path).suffix == ".gguf":
         from .gguf import load_gguf
 
-        model = load_gguf(path)
+        model, origin = load_gguf(path), path.name
     else:
         from .hf import load_hf_config
 
-        model = load_hf_config(path)
+        model, origin = load_hf_config(path), path.name
     if name:
         from .config import validate
 
         model = validate({**model.to_dict(), "name": name}, str(path))
-    header = f"# Imported by kvcalc from {path.name}; check the source and add aliases before shipping.\n"
-    return to_yaml(model, header)
+    return to_yaml(model, f"# Imported by kvcalc from {origin}; check the source and add aliases before shipping.\n")

@@ -108,7 +108,7 @@ def parse_fraction(text: str | float, what: str) -> float:
     return value
 
 
-_IEC = (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024))
+IEC = (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024))
 _SI = (("TB", 1000**4), ("GB", 1000**3), ("MB", 1000**2), ("kB", 1000))
 
 
@@ -122,7 +122,7 @@ def human_rate(n: float) -> str:
 
 def human_bytes(n: int, units: str = "iec") -> str:
     """``1342177280`` -> ``1.25 GiB`` (iec) or ``1.34 GB`` (si)."""
-    for name, size in _IEC if units == "iec" else _SI:
+    for name, size in IEC if units == "iec" else _SI:
         if abs(n) >= size:
             return f"{n / size:.2f} {name}"
     return f"{n} B"
