@@ -67,7 +67,7 @@ def parse(args: list[str], spec: dict[str, Any]) -> Optional[tuple[str, dict[str
                     raw = rest[i]
                 else:
                     return None  # a missing value: typer says so
-                if raw.startswith("-") and raw not in ("-",) and not raw[1:2].isdigit():
+                if raw.startswith("-") and raw != "-" and not raw[1:2].isdigit():
                     return None
                 value = _convert(raw, kind)
                 if value is _DECLINE:

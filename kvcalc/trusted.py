@@ -55,7 +55,7 @@ def trusted_model(data: Any) -> Optional[Model]:
     """The Model for data the schema would accept as it stands, else None."""
     if type(data) is not dict or not _fields_ok(data, _TOP, _REQUIRED):
         return None
-    for key, (types, required) in _BLOCKS.items():  # (the blocks' fields checked below)
+    for key, (types, required) in _BLOCKS.items():
         if key in data and not _fields_ok(data[key], types, required):
             return None
     if any(type(a) is not str for a in data.get("aliases", ())):
