@@ -18,8 +18,9 @@ Per GPU, as vLLM sizes it:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
+from .engines import Engine, get_engine
 from .errors import InputError
 from .formulas import DEFAULT_BLOCK_SIZE, KVCache, check_kv_heads, divisors, kv_cache, layout_name
 from .gpus import GPU
@@ -34,7 +35,6 @@ WEIGHT_FORMATS = QUANT_FORMATS
 DEFAULT_RESERVE = 2 * 1024**3  # CUDA context, activations, CUDA graphs: 2 GiB per GPU unless told
 DEFAULT_UTILIZATION = 0.9  # vLLM's default gpu_memory_utilization
 MAX_TOKENS = 1 << 40  # the search bound of max_context
-PLANNING_ENGINES = ("vllm", "hf", "exact")  # serving runtimes whose rules size a planned cache
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class Setup:
     block_size: int = DEFAULT_BLOCK_SIZE
     kv_dtype: str = "auto"
     weights_dtype: str = "auto"
-    engine: str = "vllm"  # whose rules size the KV cache: vllm (paged blocks), hf, exact
+    engine: Engine = field(default_factory=lambda: get_engine("vllm"))  # whose rules size the KV cache
 
     @property
     def n_gpus(self) -> int:
@@ -100,22 +100,18 @@ def stages(n_layers: int, pp: int) -> list[range]:
     return out
 
 
-def serving_dtype(model: Model, engine: str = "exact") -> str:
+def serving_dtype(model: Model, engine: "Engine | str" = "exact") -> str:
     """The dtype `engine` runs the model in (what auto means): vLLM serves an fp32 checkpoint in
-    bf16; transformers and the exact profile keep the checkpoint's torch_dtype."""
-    from .engines import get_engine
-
+    bf16; transformers and the exact engine keep the checkpoint's torch_dtype."""
     return get_engine(engine).serving_dtype(model)
 
 
-def dtype_rule(model: Model, engine: object = "exact") -> str:
+def dtype_rule(model: Model, engine: "Engine | str" = "exact") -> str:
     """What `auto` meant, in words: the engine's rule for this model's dtype."""
-    from .engines import get_engine
-
-    return get_engine(engine).dtype_rule(model)  # type: ignore[arg-type]
+    return get_engine(engine).dtype_rule(model)
 
 
-def weight_bits(model: Model, weights_dtype: str, engine: str = "exact") -> tuple[str, int]:
+def weight_bits(model: Model, weights_dtype: str, engine: "Engine | str" = "exact") -> tuple[str, int]:
     """(name, bits) of the dtype the weights are counted in: under auto, the dtype the engine
     serves the model in; for a quantized checkpoint (or mxfp4 / nvfp4) the dtype of what stays
     unquantized, weight_quant() saying the rest."""
@@ -213,12 +209,10 @@ def weights(model: Model, setup: Setup, weights_bytes: int | None = None) -> Wei
         Stage(r, w, setup.usable_bytes - w - setup.reserve_bytes) for r, w in out))
 
 
-def stage_model(model: Model, layers: range, tp: int, engine: str = "exact") -> Model:
+def stage_model(model: Model, layers: range, tp: int, engine: "Engine | str" = "exact") -> Model:
     """The part of `model` one GPU of a stage holds: its layers, n_heads / tp query heads. Where
     the engine caches K/V for every query head (transformers' Falcon), a GPU holds n_heads / tp."""
-    from .engines.transformers import expands_kv
-
-    kv = model.n_heads if engine == "hf" and expands_kv(model) else model.n_kv_heads
+    kv = get_engine(engine).cached_kv_heads(model)
     return replace(model, n_layers=len(layers), layer_pattern=model.layer_kinds[layers.start:layers.stop],
                    n_heads=model.n_heads // tp, n_kv_heads=max(1, kv // tp) if not model.mla else model.n_kv_heads)
 
@@ -364,14 +358,15 @@ def plan_layouts(model: Model) -> list[tuple[str, int]]:
 def make_setup(model: Model, gpu: GPU, gpus: int | None = None, tp: int | None = None, pp: int = 1,
                gpu_memory_utilization: float = DEFAULT_UTILIZATION, reserve_bytes: int = DEFAULT_RESERVE,
                block_size: int = DEFAULT_BLOCK_SIZE, kv_dtype: str = "auto", weights_dtype: str = "auto",
-               engine: str = "vllm") -> Setup:
+               engine: "Engine | str" = "vllm") -> Setup:
     """A Setup with its parallelism checked against the model."""
     tp, pp, replicas = parallel_setup(model, gpus, tp, pp)
     weight_bits(model, weights_dtype)
-    if engine not in PLANNING_ENGINES:
-        raise InputError(f"unknown --engine {engine!r} for capacity planning (choose from: {', '.join(PLANNING_ENGINES)})")
-    if engine != "vllm":
-        block_size = 1  # tokens are allocated one by one: a "block" is a token
+    engine = get_engine(engine, block_size)
+    if not engine.plans_capacity:
+        raise InputError(f"--engine {engine.name} does not plan serving capacity (fit, plan and compare --gpu take: "
+                         f"{', '.join(planning_engines())})")
+    block_size = engine.planning_block_size  # without paged blocks, tokens are allocated one by one
     setup = Setup(gpu, tp, pp, replicas, gpu_memory_utilization, reserve_bytes, block_size, kv_dtype, weights_dtype,
                   engine)
     if not model.mla:

@@ -8,7 +8,8 @@ from typing import Any
 from .errors import KvcalcError
 from .formulas import published_label, variants
 from .model import Model
-from .report import Column, Report
+from .engines import Engine, get_engine
+from .report import Column, Report, engine_doc
 from .units import human_bytes
 
 BAR_WIDTH = 48
@@ -26,7 +27,7 @@ def default_contexts(model: Model) -> list[int]:
 
 
 def series(model: Model, seqs: list[int], batch_size: int = 1, kv_dtype: str = "auto",
-           engine: str = "exact") -> dict[str, list[int]]:
+           engine: "Engine | str" = "exact") -> dict[str, list[int]]:
     """layout -> KV bytes at each context: the model as published, then MHA / GQA / MQA."""
     out: dict[str, list[int]] = {}
     for s in seqs:
@@ -37,11 +38,12 @@ def series(model: Model, seqs: list[int], batch_size: int = 1, kv_dtype: str = "
 
 
 def chart_report(model: Model, seqs: list[int], batch_size: int = 1, kv_dtype: str = "auto",
-                 engine: str = "exact") -> tuple[Report, dict[str, list[int]]]:
+                 engine: "Engine | str" = "exact") -> tuple[Report, dict[str, list[int]]]:
+    engine = get_engine(engine)
     data = series(model, seqs, batch_size, kv_dtype, engine)
     rows = [{"seq_len": s, "layout": lay, "kv_cache_bytes": v[i]} for i, s in enumerate(seqs) for lay, v in data.items()]
-    doc = {"model": model.name, "batch_size": batch_size, "engine": engine, "seq_lens": seqs, "series": data}
-    title = f"{model.name}: KV cache against context, batch {batch_size}, engine {engine}"
+    doc = {"model": model.name, "batch_size": batch_size, **engine_doc(engine), "seq_lens": seqs, "series": data}
+    title = f"{model.name}: KV cache against context, batch {batch_size}, engine {engine.label}"
     return Report(title, COLUMNS, rows, doc, [], csv_prefix={"model": model.name, "batch_size": batch_size}), data
 
 

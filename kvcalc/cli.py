@@ -98,7 +98,7 @@ RevisionOpt = Annotated[str | None, typer.Option("--revision", help="Hugging Fac
 WideOpt = Annotated[bool, typer.Option("--wide", help="Every column, whatever the terminal's width (tables leave out optional columns to fit).")]
 FormatOpt = Annotated[str | None, typer.Option("--format", "-f", help=FORMAT_HELP, show_default=False)]
 OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE (whole, or not at all) instead of stdout.")]
-EngineOpt = Annotated[str, typer.Option("--engine", "-e", help="Runtime profile: exact (what the model needs), hf (transformers), vllm (paged blocks), llama.cpp (cells, ggml types).")]
+EngineOpt = Annotated[str, typer.Option("--engine", "-e", help="Runtime and release, NAME[@VERSION]: exact (what the model needs), hf (transformers), vllm (paged blocks), llama.cpp (cells, ggml types; @BUILD such as b5331), llama-cpp-python (its vendored llama.cpp, the C API's defaults). No version: the newest checked; `kvcalc engines` lists them.")]
 BlockOpt = Annotated[str, typer.Option("--block-size", help="Tokens per paged block (engine vllm).")]
 
 
@@ -132,11 +132,11 @@ def calc(
     device: Annotated[str, typer.Option("--device", help="Where --measure allocates: auto, cuda or cpu.")] = "auto",
     k_dtype: Annotated[str | None, typer.Option("--k-dtype", "-ctk", help="llama.cpp: K cache type (f16, q8_0, q4_0, ...; default --kv-dtype).", show_default=False)] = None,
     v_dtype: Annotated[str | None, typer.Option("--v-dtype", "-ctv", help="llama.cpp: V cache type (default --kv-dtype).", show_default=False)] = None,
-    parallel: Annotated[str | None, typer.Option("--parallel", "-np", help="llama.cpp: sequence slots sharing --seq (-c); default llama-server's auto, 4 in a unified buffer.", show_default=False)] = None,
+    parallel: Annotated[str | None, typer.Option("--parallel", "-np", help="llama.cpp: sequence slots sharing --seq (-c); default the release's (llama-server's auto: 4 in a unified buffer; llama-cpp-python: 1).", show_default=False)] = None,
     kv_unified: Annotated[bool | None, typer.Option("--kv-unified/--no-kv-unified", help="llama.cpp: one KV buffer for all slots (default: on with auto -np, else off).", show_default=False)] = None,
-    swa_full: Annotated[bool, typer.Option("--swa-full", help="llama.cpp: full-size cache for sliding-window layers.")] = False,
-    ubatch: Annotated[str, typer.Option("--ubatch", "-ub", help="llama.cpp: physical batch size (n_ubatch).")] = "512",
-    flash_attn: Annotated[str, typer.Option("--flash-attn", "-fa", help="llama.cpp: on, off or auto.")] = "auto",
+    swa_full: Annotated[bool | None, typer.Option("--swa-full/--no-swa-full", help="llama.cpp: full-size cache for sliding-window layers (default: off in llama-server, on in llama-cpp-python).", show_default=False)] = None,
+    ubatch: Annotated[str | None, typer.Option("--ubatch", "-ub", help="llama.cpp: physical batch size (n_ubatch; default 512).", show_default=False)] = None,
+    flash_attn: Annotated[str | None, typer.Option("--flash-attn", "-fa", help="llama.cpp: on, off or auto (default: the release's).", show_default=False)] = None,
     revision: RevisionOpt = None,
 ) -> None:
     """KV-cache bytes of MODEL for --seq tokens, beside its MHA / GQA / MQA rebuilds."""
@@ -260,7 +260,7 @@ def fit(
     reserve: ReserveOpt = "2GiB",
     block_size: BlockOpt = str(DEFAULT_BLOCK_SIZE),
     catalog: CatalogOpt = None,
-    engine: Annotated[str, typer.Option("--engine", "-e", help="Runtime whose rules size the cache: vllm (paged blocks), hf or exact; --kv-memory is vllm's.")] = "vllm",
+    engine: Annotated[str, typer.Option("--engine", "-e", help="Runtime whose rules size the cache, NAME[@VERSION]: vllm (paged blocks), hf or exact; --kv-memory is vllm's (e.g. vllm@0.10.1.1).")] = "vllm",
     kv_memory: Annotated[str | None, typer.Option("--kv-memory", help="vLLM's 'Available KV cache memory' per GPU (e.g. 4GiB): size its pool exactly, no --gpu needed.")] = None,
     max_model_len: Annotated[str | None, typer.Option("--max-model-len", help="vLLM's max_model_len, with --kv-memory (default --seq, else the model's context).")] = None,
     max_batched: Annotated[str, typer.Option("--max-num-batched-tokens", help="vLLM's max_num_batched_tokens (8192: vllm serve on an H100).")] = "8192",
@@ -294,7 +294,7 @@ def plan(
     reserve: ReserveOpt = "2GiB",
     block_size: BlockOpt = str(DEFAULT_BLOCK_SIZE),
     catalog: CatalogOpt = None,
-    engine: Annotated[str, typer.Option("--engine", "-e", help="Runtime whose rules size the cache: vllm (paged blocks), hf or exact.")] = "vllm",
+    engine: Annotated[str, typer.Option("--engine", "-e", help="Runtime whose rules size the cache, NAME[@VERSION]: vllm (paged blocks), hf or exact.")] = "vllm",
     wide: WideOpt = False,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
@@ -312,6 +312,16 @@ def gpus_list(
 ) -> None:
     """The GPU catalog: memory as the driver reports it, HBM bandwidth, and sources."""
     _exit(commands.gpus_list(**locals()))
+
+
+@app.command("engines")
+def engines_list(
+    wide: WideOpt = False,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+) -> None:
+    """Every runtime engine: the releases covered, each era of rules and what changed, with sources."""
+    _exit(commands.engines_list(**locals()))
 
 
 @app.command("chart")

@@ -37,12 +37,25 @@ def _setup(model, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weight
         model, find_gpu(gpu, catalog), parse_size(gpus, "--gpus") if gpus is not None else None,
         parse_size(tp, "--tp") if tp is not None else None, parse_size(pp, "--pp"), parse_fraction(util, "--gpu-memory-utilization"),
         parse_bytes(reserve, "--reserve", allow_zero=True), parse_size(block_size, "--block-size"), kv_dtype, weights_dtype,
-        engine.strip().lower(),
+        engine,
     )
+
+
+def engine_for(spec, block_size=None, **options):  # type: ignore[no-untyped-def]
+    """The engine of this call, built once from --engine NAME[@VERSION] and its options; a
+    version newer than the newest checked is said after the answer."""
+    from .engines import get_engine
+    from .units import parse_size
+
+    eng = get_engine(spec, parse_size(block_size, "--block-size") if block_size is not None else None, **options)
+    if eng.warning:
+        WARNINGS.append(eng.warning)
+    return eng
 
 
 def calc(model, seq, batch, kv_dtype, engine, block_size, units, fmt, output, measure, device, k_dtype, v_dtype, parallel, kv_unified, swa_full, ubatch, flash_attn, revision, wide=False) -> int | None:  # type: ignore[no-untyped-def]
     _wide(wide)
+    from .errors import InputError
     from .registry import load_model
     from .report import UNITS, calc_report, check_choice, emit, output_format
     from .units import parse_size
@@ -51,36 +64,33 @@ def calc(model, seq, batch, kv_dtype, engine, block_size, units, fmt, output, me
     check_choice(device, ("auto", "cuda", "cpu"), "--device")
     seq_len, batch_size = parse_size(seq, "--seq"), parse_size(batch, "--batch")
     blocks = parse_size(block_size, "--block-size")
+    llama = {"n_parallel": parse_size(parallel, "--parallel") if parallel is not None else None,
+             "kv_unified": kv_unified, "swa_full": swa_full,
+             "n_ubatch": parse_size(ubatch, "--ubatch") if ubatch is not None else None, "flash_attn": flash_attn}
+    from .engines import engine_class
+
+    if not engine_class(engine).has_option("n_parallel"):
+        if any(v is not None for v in (k_dtype, v_dtype, *llama.values())):
+            raise InputError("--k-dtype, --v-dtype, --parallel, --kv-unified, --swa-full, --ubatch and --flash-attn "
+                             "are llama.cpp's: add --engine llama.cpp")
+        llama = {}
+    eng = engine_for(engine, block_size, **llama)
     cfg = load_model(model, revision)
     _warn_context([cfg], seq_len)
-    llama_opts = (k_dtype, v_dtype, parallel, kv_unified, swa_full or None, flash_attn != "auto" or None, ubatch != "512" or None)
-    if engine.strip().lower() in ("llama.cpp", "llamacpp"):
-        from .engines import LlamaCpp
-        from .engines.llamacpp import FLASH_ATTN
-        from .errors import InputError
-
+    if eng.shares_context:
         if batch_size != 1:
-            raise InputError("with --engine llama.cpp, --seq is -c (n_ctx) shared by --parallel (-np) slots: "
+            raise InputError(f"with --engine {eng.name}, --seq is -c (n_ctx) shared by --parallel (-np) slots: "
                              "give --parallel instead of --batch")
-        n_par = parse_size(parallel, "--parallel") if parallel is not None else 4
-        engine = LlamaCpp(n_parallel=n_par, kv_unified=kv_unified if kv_unified is not None else parallel is None,
-                          swa_full=swa_full, n_ubatch=parse_size(ubatch, "--ubatch"),
-                          flash_attn=check_choice(flash_attn, FLASH_ATTN, "--flash-attn"))
         kv_dtype, v_dtype = (k_dtype if k_dtype is not None else kv_dtype), (v_dtype if v_dtype is not None else kv_dtype)
-    elif any(o is not None for o in llama_opts):
-        from .errors import InputError
-
-        raise InputError("--k-dtype, --v-dtype, --parallel, --kv-unified, --swa-full, --ubatch and --flash-attn "
-                         "are llama.cpp's: add --engine llama.cpp")
     if measure:
         from .measure import measure_report
 
-        report, ok = measure_report(cfg, seq_len, batch_size, kv_dtype, engine, blocks, device, v_dtype)
+        report, ok = measure_report(cfg, seq_len, batch_size, kv_dtype, eng, blocks, device, v_dtype)
         emit(report, fmt, units, str(output) if output else None)
         if not ok:
             return 1
         return
-    emit(calc_report(cfg, seq_len, batch_size, kv_dtype, engine, blocks, v_dtype), fmt, units, str(output) if output else None)
+    emit(calc_report(cfg, seq_len, batch_size, kv_dtype, eng, blocks, v_dtype), fmt, units, str(output) if output else None)
 
 
 def list_models(kv_dtype, fmt, output, wide=False) -> int | None:  # type: ignore[no-untyped-def]
@@ -121,8 +131,9 @@ def measure_all(all_models, seq, batch, kv_dtype, engine, block_size, device, fm
 
     if not all_models:
         raise InputError("kvcalc measure needs --all (one model: kvcalc MODEL --seq N --measure)")
+    eng = engine_for(engine, block_size)
     report, ok = measure_all_report(list(load_all()), parse_size(seq, "--seq"), parse_size(batch, "--batch"), kv_dtype,
-                                    engine, parse_size(block_size, "--block-size"), device)
+                                    eng, parse_size(block_size, "--block-size"), device)
     emit(report, fmt, "iec", str(output) if output else None)
     if not ok:
         return 1
@@ -137,6 +148,7 @@ def compare(models, seq, batch, kv_heads, kv_dtype, engine, block_size, gpu, tp,
 
     cfgs = [load_model(m) for m in models]
     heads = parse_kv_heads(kv_heads, cfgs)
+    engine = engine_for(engine, block_size)
     if gpu is not None:
         from .capacity import DEFAULT_RESERVE, DEFAULT_UTILIZATION
 
@@ -152,7 +164,7 @@ def compare(models, seq, batch, kv_heads, kv_dtype, engine, block_size, gpu, tp,
 
 def table(models, seq, batch, kv_dtype, kv_heads, tp, engine, block_size, units, fmt, output, max_rows, wide=False) -> int | None:  # type: ignore[no-untyped-def]
     _wide(wide)
-    from .grid import GRID_ENGINES, SCHEMA, TABLE_LIMIT, Grid, export, rows
+    from .grid import SCHEMA, TABLE_LIMIT, Grid, export, rows
     from .registry import load_model
     from .report import UNITS, Column, Report, check_choice, emit, output_format
     from .units import parse_size, parse_size_list
@@ -161,7 +173,7 @@ def table(models, seq, batch, kv_dtype, kv_heads, tp, engine, block_size, units,
     grid = Grid([load_model(m) for m in models], parse_size_list(seq, "--seq"), parse_size_list(batch, "--batch"),
                 [d.strip() for d in kv_dtype.split(",")],
                 parse_size_list(kv_heads, "--kv-heads") if kv_heads is not None else None, parse_size_list(tp, "--tp"),
-                check_choice(engine, GRID_ENGINES, "--engine"), parse_size(block_size, "--block-size"))
+                engine_for(engine, block_size), parse_size(block_size, "--block-size"))
     grid.check(parse_size(max_rows, "--max-rows"))
     _warn_context(grid.models, grid.seqs.max())
     if fmt != "table":
@@ -185,24 +197,21 @@ def table(models, seq, batch, kv_dtype, kv_heads, tp, engine, block_size, units,
 
 def fit(model, gpu, seq, batch, gpus, tp, pp, kv_dtype, weights_dtype, weights_bytes, util, reserve, block_size, catalog, engine, kv_memory, max_model_len, max_batched, fmt, output, revision, wide=False) -> int | None:  # type: ignore[no-untyped-def]
     _wide(wide)
-    from .capacity import PLANNING_ENGINES
     from .errors import InputError
     from .registry import load_model
-    from .report import check_choice, emit
+    from .report import emit
     from .units import parse_bytes, parse_size
 
-    engine = check_choice(engine, PLANNING_ENGINES, "--engine")
     cfg = load_model(model, revision)
     if kv_memory is not None:
-        if engine != "vllm":
-            raise InputError("--kv-memory sizes vLLM's pool: use it with --engine vllm")
-        from .engines import Vllm
+        from .engines import engine_class
         from .planning import pool_report
 
+        if not engine_class(engine).sizes_pool:
+            raise InputError("--kv-memory sizes vLLM's pool: use it with --engine vllm")
         length = parse_size(max_model_len if max_model_len is not None else seq if seq is not None else str(cfg.max_context),
                             "--max-model-len")
-        eng = Vllm(block_size=parse_size(block_size, "--block-size"),
-                   max_num_batched_tokens=parse_size(max_batched, "--max-num-batched-tokens"))
+        eng = engine_for(engine, block_size, max_num_batched_tokens=parse_size(max_batched, "--max-num-batched-tokens"))
         report = pool_report(cfg, parse_bytes(kv_memory, "--kv-memory"), eng, length, kv_dtype,
                              parse_size(tp, "--tp") if tp is not None else 1)
         emit(report, fmt, "iec", str(output) if output else None)
@@ -224,7 +233,8 @@ def fit(model, gpu, seq, batch, gpus, tp, pp, kv_dtype, weights_dtype, weights_b
         if cfg.name in WEIGHTS:  # the checkpoint's exact size, read with its config
             weights_bytes, how = str(WEIGHTS[cfg.name][0]), WEIGHTS[cfg.name][1]
             weights_from = f"the checkpoint's size, from {how}:"
-    setup = _setup(cfg, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog, engine)
+    setup = _setup(cfg, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog,
+                   engine_for(engine, block_size))
     _warn_context([cfg], parse_size(seq, "--seq") if seq is not None else None)
     report = fit_report(cfg, setup, parse_size(seq, "--seq") if seq is not None else None,
                         parse_size(batch, "--batch") if batch is not None else None,
@@ -249,7 +259,8 @@ def plan(gpu, seq, model, batch, n_heads, n_layers, head_dim, min_tps, gpus, tp,
     else:
         cfg = custom_model(n_heads, n_layers, head_dim, kv_dtype)
         weights_bytes = weights_bytes or "0"
-    setup = _setup(cfg, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog, engine)
+    setup = _setup(cfg, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog,
+                   engine_for(engine, block_size))
     wb = parse_bytes(weights_bytes, "--weights-bytes", allow_zero=True) if weights_bytes is not None else None
     if min_tps is not None and not (min_tps > 0 and min_tps != float("inf")):
         from .errors import InputError
@@ -270,6 +281,14 @@ def gpus_list(catalog, fmt, output, wide=False) -> int | None:  # type: ignore[n
     emit(gpus_report(load_catalog(catalog)), fmt, "iec", str(output) if output else None)
 
 
+def engines_list(fmt, output, wide=False) -> int | None:  # type: ignore[no-untyped-def]
+    _wide(wide)
+    from .report import emit
+    from .summary import engines_report
+
+    emit(engines_report(), fmt, "iec", str(output) if output else None)
+
+
 def chart(model, seq, batch, kv_dtype, engine, plot, units, fmt, output) -> int | None:  # type: ignore[no-untyped-def]
     from .chart import chart_report, default_contexts, plot_png, render_bars
     from .registry import load_model
@@ -286,7 +305,7 @@ def chart(model, seq, batch, kv_dtype, engine, plot, units, fmt, output) -> int 
     _warn_context([cfg], max(seqs, default=None))
     seqs = list(seqs)
     fmt, units = output_format(fmt, output), check_choice(units, UNITS, "--units")
-    report, data = chart_report(cfg, seqs, parse_size(batch, "--batch"), kv_dtype, engine)
+    report, data = chart_report(cfg, seqs, parse_size(batch, "--batch"), kv_dtype, engine_for(engine))
     if plot is not None:
         plot_png(str(plot), cfg, seqs, data, parse_size(batch, "--batch"))
         print(f"wrote {plot}", file=sys.stderr)

@@ -9,7 +9,8 @@ from .capacity import Setup, decode_bound, kv_heads_per_gpu, parallel_setup, wei
 from .errors import InputError, KvcalcError
 from .formulas import DEFAULT_BLOCK_SIZE, check_kv_heads, divisors, kv_cache, layout_name
 from .model import Model
-from .report import Column, Report
+from .engines import Engine, get_engine
+from .report import Column, Report, engine_doc
 
 COLUMNS = [
     Column("model", "Model"),
@@ -49,9 +50,10 @@ def _layout(model: Model, heads: int | None) -> str:
 
 
 def compare_report(models: list[Model], seq_len: int, batch_size: int = 1, kv_dtype: str = "auto",
-                   engine: str = "exact", block_size: int = DEFAULT_BLOCK_SIZE, kv_heads: list[int] | None = None,
+                   engine: "Engine | str" = "exact", block_size: int = DEFAULT_BLOCK_SIZE, kv_heads: list[int] | None = None,
                    setup: Setup | None = None) -> Report:
     """One row per model (as published), or per model and head count with --kv-heads."""
+    engine = get_engine(engine, block_size)
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
     for m in models:
@@ -80,7 +82,7 @@ def compare_report(models: list[Model], seq_len: int, batch_size: int = 1, kv_dt
     display = [dict(r, kv_cache_human=r["kv_cache_bytes"], saving=r["ratio_vs_mha"]) for r in rows]
     columns = COLUMNS + (GPU_COLUMNS if setup is not None else [])
     dtypes = {r["kv_dtype"] for r in rows}
-    doc: dict[str, Any] = {"seq_len": seq_len, "batch_size": batch_size, "engine": engine,
+    doc: dict[str, Any] = {"seq_len": seq_len, "batch_size": batch_size, **engine_doc(engine),
                            "kv_dtype": dtypes.pop() if len(dtypes) == 1 else None, "rows": rows}  # null: see each row
     notes.insert(0, "share of MHA: each model against its own rebuild with one KV head per query head")
     if setup is not None:
@@ -92,6 +94,6 @@ def compare_report(models: list[Model], seq_len: int, batch_size: int = 1, kv_dt
         notes.append(f"fits: weights + KV of the batch within memory x {setup.gpu_memory_utilization:g} - "
                      f"{setup.reserve_bytes:,} B reserve per GPU (see `kvcalc fit` for the detail)")
     what = "head configurations" if kv_heads else "models"
-    title = f"KV cache, {what} side by side: {seq_len:,} tokens x batch {batch_size}, engine {engine}"
+    title = f"KV cache, {what} side by side: {seq_len:,} tokens x batch {batch_size}, engine {engine.label}"
     return Report(title, columns, display, doc, notes,
-                  csv_prefix={"seq_len": seq_len, "batch_size": batch_size, "engine": engine})
+                  csv_prefix={"seq_len": seq_len, "batch_size": batch_size, "engine": engine.name})

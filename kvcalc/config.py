@@ -92,6 +92,7 @@ class MLAConfig(_Strict):
     qk_nope_head_dim: PosInt
     v_head_dim: PosInt
     q_lora_rank: Optional[PosInt] = None
+    gguf_per_head: Optional[bool] = None  # a pre-MLA GGUF: llama.cpp caches K and V per head
 
 
 class MoEConfig(_Strict):

@@ -84,7 +84,8 @@ class KVCache:
     layer_kinds: str  # one letter per layer, as Model.layer_kinds
     groups: tuple[LayerGroup, ...]
     state: StateGroup | None = None
-    engine_version: str | None = None  # the runtime release the engine profile describes
+    engine_version: str | None = None  # the runtime release asked for
+    rules_version: str | None = None  # the release whose rules applied (the era at or below it)
     v_dtype: str | None = None  # V's format where it differs from K's (llama.cpp's -ctv)
 
     @property
@@ -236,6 +237,7 @@ def kv_cache(
         groups=tuple(groups),
         state=state_group(model, eng),
         engine_version=eng.version,
+        rules_version=eng.rules_version,
         v_dtype=vtype.name if vtype.name != dtype.name else None,
     )
 

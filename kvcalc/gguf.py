@@ -105,9 +105,14 @@ def from_gguf(path: str | Path) -> tuple["Model", int]:  # noqa: F821
     if m.arch == "deepseek2":
         rank = int(m.arch_key("attention.kv_lora_rank"))
         rope = int(m.arch_key("rope.dimension_count"))
-        k_mla = int(m.arch_key("attention.key_length_mla"))
-        mla = {"kv_lora_rank": rank, "qk_rope_head_dim": rope, "qk_nope_head_dim": k_mla - rope,
-               "v_head_dim": int(m.arch_key("attention.value_length_mla"))}
+        per_head = m.arch_key("attention.key_length_mla", None) is None  # converted before llama.cpp's MLA (#12801)
+        if per_head:  # key_length / value_length are then the per-head K and V sizes, as llama.cpp caches them
+            k_mla, v_mla = key_len, int(m.arch_key("attention.value_length", key_len))
+        else:
+            k_mla, v_mla = int(m.arch_key("attention.key_length_mla")), int(m.arch_key("attention.value_length_mla"))
+        mla = {"kv_lora_rank": rank, "qk_rope_head_dim": rope, "qk_nope_head_dim": k_mla - rope, "v_head_dim": v_mla}
+        if per_head:
+            mla["gguf_per_head"] = True
         q_rank = m.arch_key("attention.q_lora_rank", None)
         if q_rank:
             mla["q_lora_rank"] = int(q_rank)

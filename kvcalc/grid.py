@@ -10,23 +10,21 @@ from __future__ import annotations
 import itertools
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Iterator
 
 from .capacity import kv_heads_per_gpu, stage_model
 from .errors import InputError
-from .engines import ENGINES
+from .engines import Engine, get_engine
 from .formulas import DEFAULT_BLOCK_SIZE, check_kv_heads, kv_cache, layout_name, published_label
 from .model import Model
-
-GRID_ENGINES = tuple(e for e in ENGINES if e != "llama.cpp")  # llama.cpp sizes slots of -c, not a batch grid
 
 SCHEMA = (
     "model",  # kvcalc name
     "layout",  # the model's own, e.g. GQA-8 (published); or its rebuilds MHA, GQA-<n>, MQA
     "n_kv_heads",  # KV heads of the layout
     "kv_dtype",  # element type of the cache
-    "engine",  # exact | hf | vllm
+    "engine",  # exact | hf | vllm (the release: the JSON document's engine_version)
     "seq_len",  # tokens per sequence
     "batch_size",  # sequences
     "tp",  # tensor-parallel GPUs
@@ -50,8 +48,14 @@ class Grid:
     kv_dtypes: list[str]
     kv_heads: list[int] | None  # None: each model as published
     tps: list[int]
-    engine: str = "exact"
+    engine: Engine = field(default_factory=Engine)
     block_size: int = DEFAULT_BLOCK_SIZE
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "engine", get_engine(self.engine, self.block_size))
+        if self.engine.shares_context:  # llama.cpp sizes slots sharing one -c, not a batch grid
+            raise InputError(f"--engine {self.engine.name} sizes one context shared by --parallel slots, not a "
+                             f"grid of batches: use kvcalc MODEL --seq N --engine {self.engine.name}")
 
     @property
     def n_rows(self) -> int:
@@ -81,7 +85,7 @@ def rows(grid: Grid) -> Iterator[tuple[Any, ...]]:
     """The grid's rows in SCHEMA order: models, dtypes, heads, tp, seq, then batch innermost."""
     for m, dt, heads, tp in itertools.product(grid.models, grid.kv_dtypes, grid.kv_heads or [None], grid.tps):
         per_gpu_heads = kv_heads_per_gpu(heads, tp) if heads is not None else None
-        shard = stage_model(m, range(m.n_layers), tp)
+        shard = stage_model(m, range(m.n_layers), tp, grid.engine)
         gpu_heads = per_gpu_heads if per_gpu_heads is not None else (0 if m.mla else shard.n_kv_heads)
         layout = published_label(m) if heads is None else layout_name(m, heads)
         for s in grid.seqs:
@@ -89,7 +93,7 @@ def rows(grid: Grid) -> Iterator[tuple[Any, ...]]:
             one = kv_cache(shard, s, 1, kv_dtype=dt, engine=grid.engine, block_size=grid.block_size,
                            n_kv_heads=per_gpu_heads)
             per_seq, per_gpu = whole.total_bytes, one.total_bytes
-            head = (m.name, layout, whole.n_kv_heads, whole.kv_dtype, grid.engine, s)
+            head = (m.name, layout, whole.n_kv_heads, whole.kv_dtype, grid.engine.name, s)
             tail = (tp, gpu_heads, whole.bytes_per_token, per_seq)
             for b in grid.batches:
                 yield (*head, b, *tail, per_seq * b, per_gpu * b)

@@ -183,13 +183,17 @@ def measure(model: Model, seq_len: int, batch_size: int = 1, kv_dtype: str = "au
     formula is only what the result is compared with."""
     if batch_size > MAX_BATCH:
         raise MeasureError(f"--measure allocates at most {MAX_BATCH:,} sequences (scaled exactly from fewer); got {batch_size:,}")
+    opts = get_engine(engine, block_size)
+    newest = get_engine(opts.name)
+    if opts.rules_version != newest.rules_version:  # derive.py and the runtimes installed follow the newest rules
+        raise MeasureError(f"--measure checks the rules of {newest.label}, not of {opts.label}: drop the @version")
     torch = _torch()
     dev = pick_device(torch, device)
-    cache = kv_cache(model, seq_len, batch_size, kv_dtype=kv_dtype, engine=engine, block_size=block_size,
+    cache = kv_cache(model, seq_len, batch_size, kv_dtype=kv_dtype, engine=opts, block_size=block_size,
                      v_dtype=v_dtype)
-    opts = get_engine(engine, block_size)
     name = opts.name
-    runtime = _hf_runtime(model, cache) if name == "hf" else _vllm_runtime(model, cache, opts) if name == "vllm" else None
+    runtime = {"transformers": _hf_runtime, "vllm": _vllm_runtime}.get(opts.measure_runtime or "")
+    runtime = runtime(model, cache, opts) if runtime else None
 
     def derived(b: int) -> list[Layers]:
         return derive(model, seq_len, b, name, opts, kv_dtype, v_dtype)
@@ -324,7 +328,7 @@ def _vllm_runtime(model: Model, cache: KVCache, opts: Any) -> Any:
     return _VllmRuntime(kv_cache_interface, vllm.__version__, model.sliding_window, cache.seq_len, opts)
 
 
-def _hf_runtime(model: Model, cache: KVCache) -> Any:
+def _hf_runtime(model: Model, cache: KVCache, opts: Any = None) -> Any:
     """transformers' cache layers when transformers is installed and the cache is in a torch
     dtype; None otherwise (measure then re-derives)."""
     if cache.kv_dtype not in ("fp32", "fp16", "bf16") or cache.v_dtype:
@@ -388,7 +392,7 @@ def measure_report(model: Model, seq_len: int, batch_size: int, kv_dtype: str, e
                    block_size: int, device: str, v_dtype: str | None = None) -> tuple[Report, bool]:
     """Formula and measurement side by side; ok is False when allocated bytes differ."""
     r = measure(model, seq_len, batch_size, kv_dtype, engine, block_size, device, v_dtype)
-    engine = engine if isinstance(engine, str) else engine.name
+    engine = get_engine(engine).name
     formula = r["formula_bytes"]
     rows = [
         {"what": "formula", "bytes": formula, "human": formula, "ratio": 1.0},
@@ -449,16 +453,17 @@ ALL_COLUMNS = [
 ]
 
 
-def measure_all_report(models: list[Model], seq_len: int, batch_size: int, kv_dtype: str, engine: str,
+def measure_all_report(models: list[Model], seq_len: int, batch_size: int, kv_dtype: str, engine: Any,
                        block_size: int, device: str) -> tuple[Report, bool]:
     """Every model allocated at a small size: formula against measured, one row each."""
+    engine = get_engine(engine, block_size)
     rows = []
     for model in models:
         r = measure(model, seq_len, batch_size, kv_dtype, engine, block_size, device)
         rows.append({"model": model.name, "kv_cache_bytes": r["formula_bytes"], "measured_bytes": r["measured_bytes"],
                      "ratio": r["ratio"], "verdict": "match" if r["match"] else "MISMATCH", "device": r["device"]})
     ok = all(row["verdict"] == "match" for row in rows)
-    title = f"Every model measured: {seq_len:,} tokens x batch {batch_size}, engine {engine}"
+    title = f"Every model measured: {seq_len:,} tokens x batch {batch_size}, engine {engine.label}"
     notes = [f"{sum(r['verdict'] == 'match' for r in rows)} of {len(rows)} match"]
-    return Report(title, ALL_COLUMNS, rows, {"seq_len": seq_len, "batch_size": batch_size, "engine": engine, "models": rows},
+    return Report(title, ALL_COLUMNS, rows, {"seq_len": seq_len, "batch_size": batch_size, "engine": engine.name, "models": rows},
                   notes), ok

@@ -37,6 +37,9 @@ class MLA:
     qk_nope_head_dim: int
     v_head_dim: int
     q_lora_rank: Optional[int] = None
+    # A GGUF converted before llama.cpp's MLA (no attention.key_length_mla): llama.cpp runs it
+    # unabsorbed and caches K and V per head; None elsewhere.
+    gguf_per_head: Optional[bool] = None
 
     @property
     def latent_dim(self) -> int:

@@ -13,7 +13,7 @@ from .errors import InputError
 from .dtypes import resolve
 from .gpus import GPU
 from .model import FULL, Model
-from .report import Column, Report
+from .report import Column, Report, engine_doc
 from .units import human_bytes, human_rate
 
 FIT_COLUMNS = [
@@ -46,7 +46,7 @@ def _setup_doc(model: Model, setup: Setup, w: Weights) -> dict[str, Any]:
         "usable_bytes_per_gpu": setup.usable_bytes,
         "reserve_bytes": setup.reserve_bytes,
         "block_size": setup.block_size,
-        "engine": setup.engine,
+        **engine_doc(setup.engine),
         "kv_dtype": resolve(setup.kv_dtype, serving_dtype(model, setup.engine)).name,
         "kv_dtype_rule": dtype_rule(model, setup.engine) if setup.kv_dtype.strip().lower() == "auto" else None,
         "weights_dtype": w.dtype,
@@ -78,14 +78,14 @@ def _budget_note(setup: Setup, w: Weights, weights_from: str = "--weights-bytes"
 def _explain(model: Model, setup: Setup, row: LayoutFit, seq_len: int) -> str:
     """How flooring gives max_seqs: blocks per GPU, then whole sequences."""
     name = f"{model.name} {row.layout}" if row.layout.endswith("(published)") else row.layout
-    if setup.engine == "vllm" and setup.pp == 1 and set(model.layer_kinds) == {FULL} and row.bytes_per_token_per_gpu:
+    if setup.engine.block_size and setup.pp == 1 and set(model.layer_kinds) == {FULL} and row.bytes_per_token_per_gpu:
         blocks_per_seq = -(-seq_len // setup.block_size)
         return (
             f"{name}: {row.bytes_per_token_per_gpu:,} B/token/GPU x {setup.block_size} = {row.block_bytes:,} B a block; "
             f"budget // block = {row.num_blocks_per_gpu:,} blocks; {seq_len:,} tokens = {blocks_per_seq:,} blocks a "
             f"sequence; {row.num_blocks_per_gpu:,} // {blocks_per_seq:,} = {row.max_seqs_per_replica:,} sequences"
         )
-    unit = f"blocks of {setup.block_size} tokens" if setup.engine == "vllm" else f"engine {setup.engine}"
+    unit = f"blocks of {setup.block_size} tokens" if setup.engine.block_size else f"engine {setup.engine.label}"
     return (f"{name}: one sequence of {seq_len:,} tokens takes {row.seq_bytes_per_gpu:,} B on a GPU "
             f"({unit}, windows and any recurrent state applied); budget // that = {row.max_seqs_per_replica:,} sequences")
 
@@ -178,7 +178,7 @@ def fit_report(model: Model, setup: Setup, seq_len: int | None, batch_size: int 
         notes.append(f"max context is what memory holds; {model.name} itself is trained for {model.max_context:,} tokens")
     what = " and ".join(x for x in (f"{seq_len:,} tokens" if seq_len else "", f"batch {batch_size:,}" if batch_size else "") if x)
     title = (f"{verdict}\n" if verdict else "") + (f"{model.name} on {setup.n_gpus} x {setup.gpu.name} (tp {setup.tp}, pp {setup.pp}), {what}, "
-             f"KV {doc['kv_dtype']}, weights {w.dtype}, engine {setup.engine}")
+             f"KV {doc['kv_dtype']}, weights {w.dtype}, engine {setup.engine.label}")
     prefix = {k: doc[k] for k in ("model", "gpu", "n_gpus", "tp", "pp", "kv_dtype", "weights_dtype", "seq_len", "batch_size")}
     return Report(title, FIT_COLUMNS, rows, doc, notes, csv_prefix=prefix)
 
@@ -241,7 +241,7 @@ def plan_report(model: Model, setup: Setup, seq_len: int, batch_size: int, weigh
                recommended_n_kv_heads=best["n_kv_heads"] if best else None,
                layouts=[{k: v for k, v in r.items() if k != "kv_human"} for r in rows])
     title = (f"{model.name}: group counts for {target} on {setup.n_gpus} x {setup.gpu.name} (tp {setup.tp}, pp {setup.pp}), "
-             f"engine {setup.engine}")
+             f"engine {setup.engine.label}")
     prefix = {k: doc[k] for k in ("model", "gpu", "n_gpus", "tp", "pp", "kv_dtype", "seq_len", "batch_size")}
     return Report(title, PLAN_COLUMNS, rows, doc, notes, csv_prefix=prefix)
 
@@ -328,8 +328,7 @@ def pool_report(model: Model, kv_memory: int, engine: Any, max_model_len: int, k
     ]
     if any(g.kind == "sliding" for g in pool.groups):
         notes.append(f"sliding layers reserve window - 1 + {engine.in_flight_tokens:,} tokens in flight "
-                     f"({engine.max_concurrent_batches} x --max-num-batched-tokens {engine.max_num_batched_tokens:,}), "
-                     f"+ 1 block")
+                     f"({engine.in_flight_text}), + 1 block")
     if not first["fits"]:
         notes.append(
             f"DOES NOT FIT: vLLM refuses to start, one request of {max_model_len:,} tokens needs "
@@ -344,9 +343,9 @@ def pool_report(model: Model, kv_memory: int, engine: Any, max_model_len: int, k
     elif tp > model.n_kv_heads:
         notes.append(f"tp {tp} > {model.n_kv_heads} KV heads: each GPU holds 1 KV head (replicated)")
     notes.append(f"a page is {engine.block_size} tokens x {g0.page_bytes // engine.block_size:,} B = {g0.page_bytes:,} B "
-                 f"per layer; rules of vLLM {engine.version} (vllm/v1/core/kv_cache_utils.py)")
+                 f"per layer; rules of vLLM {engine.version}, the era from {engine.rules_version} (vllm/v1/core/kv_cache_utils.py)")
     doc = {
-        "model": model.name, "engine": "vllm", "engine_version": engine.version, "kv_memory_bytes": kv_memory,
+        "model": model.name, **engine_doc(engine), "kv_memory_bytes": kv_memory,
         "tp": tp, "block_size": engine.block_size, "max_model_len": max_model_len,
         "max_num_batched_tokens": engine.max_num_batched_tokens, "kv_dtype": kv_name, "layouts": rows,
         **{k: first[k] for k in ("num_blocks", "kv_cache_tokens", "max_concurrency", "page_bytes", "groups", "fits")},

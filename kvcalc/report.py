@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .engines import Engine, get_engine
 from .model import Model
 from .errors import InputError
 from .formulas import DEFAULT_BLOCK_SIZE, KVCache, kv_cache, variants
@@ -124,13 +125,14 @@ def calc_report(
     seq_len: int,
     batch_size: int = 1,
     kv_dtype: str = "auto",
-    engine: Any = "exact",
+    engine: "Engine | str" = "exact",
     block_size: int = DEFAULT_BLOCK_SIZE,
     v_dtype: str | None = None,
 ) -> Report:
-    """The model as published beside its MHA / GQA / MQA rebuilds (engine: a name or an
-    engines.Engine with its options; v_dtype: V's own format, llama.cpp's -ctv)."""
-    rows = variants(model, seq_len, batch_size, kv_dtype=kv_dtype, engine=engine, block_size=block_size,
+    """The model as published beside its MHA / GQA / MQA rebuilds (engine: an engines.Engine
+    with its release and options, or its name; v_dtype: V's own format, llama.cpp's -ctv)."""
+    eng = get_engine(engine, block_size)
+    rows = variants(model, seq_len, batch_size, kv_dtype=kv_dtype, engine=eng, block_size=block_size,
                     v_dtype=v_dtype)
     published, mha = rows[0], rows[1]
     vrows = [_variant_row(c, mha, model.n_heads) for c in rows]
@@ -145,9 +147,7 @@ def calc_report(
         r["saving"] = r["ratio_vs_mha"]
 
     notes = [f"per sequence: {_layer_split(published)}"]
-    from .engines import get_engine
-
-    rule = get_engine(engine).dtype_rule(model) if str(kv_dtype).strip().lower() == "auto" and v_dtype in (None, "auto") else None
+    rule = eng.dtype_rule(model) if str(kv_dtype).strip().lower() == "auto" and v_dtype in (None, "auto") else None
     if rule:
         notes.append(f"KV dtype {rule}")
     if published.scale_bytes:
@@ -156,12 +156,13 @@ def calc_report(
         )
     if published.state is not None:
         notes.append(_state_note(published))
-    exact = published if engine == "exact" else kv_cache(model, seq_len, batch_size, kv_dtype=kv_dtype)
-    if engine != "exact":
-        notes.extend(_engine_notes(model, published, exact))
+    # the exact cache in the dtype the engine serves (an fp32 checkpoint in bf16 under vLLM)
+    exact = published if eng.is_exact else kv_cache(model, seq_len, batch_size, kv_dtype=published.kv_dtype)
+    if not eng.is_exact:
+        notes.extend(_engine_notes(model, published, exact, eng))
     if model.source:
         notes.append(f"source: {model.source.url} ({model.source.revision})")
-    llama = _llama_cpp_doc(published, engine) if published.engine == "llama.cpp" else None
+    llama = eng.document(published)
     if llama is not None:
         notes[:0] = llama["log"]
 
@@ -169,13 +170,12 @@ def calc_report(
         "model": model.name,
         "hf_id": model.hf_id,
         "source": source_doc(model),
-        "engine": published.engine,
-        "engine_version": published.engine_version,
+        **engine_doc(eng),
         "seq_len": seq_len,
         "batch_size": batch_size,
         "kv_dtype": published.kv_dtype,
         "kv_dtype_rule": rule,
-        "block_size": block_size if published.engine == "vllm" else None,
+        "block_size": eng.block_size,
         "n_layers": model.n_layers,
         "n_heads": model.n_heads,
         "n_kv_heads": model.n_kv_heads,
@@ -213,53 +213,11 @@ def calc_report(
         document["v_dtype"] = published.v_dtype or published.kv_dtype
         document["cells"], document["swa_cells"] = llama["cells"], llama["swa_cells"]
         document["llama_cpp"] = llama
-    version = f" {published.engine_version}" if published.engine_version else ""
     title = (
         f"{model.name}: KV cache for {seq_len:,} tokens x batch {batch_size}, "
-        f"{published.kv_dtype}, engine {published.engine}{version}"
+        f"{published.kv_dtype}, engine {eng.label}"
     )
     return Report(title, VARIANT_COLUMNS, display, document, notes)
-
-
-def _mib(n: int) -> str:
-    """MiB as llama.cpp logs them: (float) bytes / (1024.0f * 1024.0f), printed %7.2f."""
-    import struct
-
-    return f"{struct.unpack('f', struct.pack('f', float(n)))[0] / 1048576:7.2f}"
-
-
-def _llama_cpp_doc(c: KVCache, engine: Any) -> dict[str, Any]:
-    """llama.cpp's own log lines for this cache (one per KV cache: full, then SWA; then the
-    recurrent state), with its cells and settings."""
-    from .engines import get_engine
-
-    eng = get_engine(engine)
-    streams = eng.streams()
-    from .engines.llamacpp import ggml_name
-
-    k_name, v_name = ggml_name(c.kv_dtype), ggml_name(c.v_dtype or c.kv_dtype)
-    lines, cells, swa_cells = [], 0, 0
-    for label, kinds in (("llama_kv_cache", ("full", "mla")), ("llama_kv_cache", ("sliding",))):  # SWA cache second
-        groups = [g for g in c.groups if g.kind in kinds]
-        if not groups:
-            continue
-        k = sum(g.n_layers * g.tokens * g.k_bytes_per_token for g in groups)
-        v = sum(g.n_layers * g.tokens * g.v_bytes_per_token for g in groups)
-        n = groups[0].tokens // streams
-        if kinds[0] == "sliding":
-            swa_cells = groups[0].tokens
-        else:
-            cells = groups[0].tokens
-        lines.append(f"{label}: size = {_mib(k + v)} MiB ({n:6d} cells, {sum(g.n_layers for g in groups):3d} layers, "
-                     f"{eng.n_parallel:2d}/{streams} seqs), K ({k_name}): {_mib(k)} MiB, V ({v_name}): {_mib(v)} MiB")
-    if c.state is not None:
-        r, s_ = (t[3] for t in c.state.tensors)
-        slots = max(1, eng.n_parallel)
-        lines.append(f"llama_memory_recurrent: size = {_mib(c.state_bytes)} MiB ({slots:6d} cells, "
-                     f"{len(c.layer_kinds):3d} layers, {slots:2d} seqs  0 rs_seq), R (f32): {_mib(c.state.n_layers * r)} MiB, "
-                     f"S (f32): {_mib(c.state.n_layers * s_)} MiB, P (f32): {_mib(0)} MiB")
-    return {"cells": cells, "swa_cells": swa_cells, "n_parallel": eng.n_parallel, "kv_unified": eng.kv_unified,
-            "swa_full": eng.swa_full, "n_ubatch": eng.n_ubatch, "flash_attn": eng.flash_attn, "log": lines}
 
 
 def _state_note(c: KVCache) -> str:
@@ -271,30 +229,16 @@ def _state_note(c: KVCache) -> str:
             f"the context; K/V + state = {c.cache_bytes:,} B")
 
 
-def _engine_notes(model: Model, c: KVCache, exact: KVCache) -> list[str]:
-    """Why engine `c.engine` differs from exact, rule by rule."""
-    from .engines.transformers import expands_kv
-
+def _engine_notes(model: Model, c: KVCache, exact: KVCache, eng: Engine) -> list[str]:
+    """Why the engine's cache differs from exact: the ratio, then the engine's own rules."""
     ratio = c.total_bytes / exact.total_bytes if exact.total_bytes else 0.0
-    version = f" {c.engine_version}" if c.engine_version else ""
-    notes = [f"engine {c.engine}{version}: {c.total_bytes:,} B = {ratio:.4g}x the exact {exact.total_bytes:,} B"]
-    sliding = next((g for g in c.groups if g.kind == "sliding"), None)
-    if c.engine == "hf":
-        if model.mla:
-            notes.append(f"transformers 5 caches the MLA latent: K of {model.mla.kv_lora_rank} + V of "
-                         f"{model.mla.qk_rope_head_dim} elements per layer per token (transformers 4.x "
-                         f"decompressed it per head)")
-        if expands_kv(model):
-            notes.append(f"transformers expands Falcon's {model.n_kv_heads} KV heads to all {model.n_heads} query "
-                         f"heads (new_decoder_architecture): {model.n_heads // model.n_kv_heads}x the K/V of exact")
-        if sliding is not None:
-            notes.append(f"sliding layers keep window - 1 = {sliding.tokens:,} tokens; at the end of a prefill of "
-                         f"{c.seq_len:,} they still pin the whole prefill: peak {c.peak_bytes:,} B")
-    elif c.engine == "vllm":
-        notes.append(f"paged blocks of {c.block_size} tokens round each sequence up")
-        if sliding is not None:
-            notes.append(f"sliding layers keep window - 1 + the tokens in flight, + 1 block: {sliding.tokens:,} tokens")
-    return notes
+    return [f"engine {eng.label}: {c.total_bytes:,} B = {ratio:.4g}x the exact {exact.total_bytes:,} B",
+            *eng.notes(model, c, exact)]
+
+
+def engine_doc(eng: Engine) -> dict[str, Any]:
+    """The engine in a JSON document: its name, the release asked for, the release whose rules applied."""
+    return {"engine": eng.name, "engine_version": eng.version, "rules_version": eng.rules_version}
 
 
 # ----- rendering -----------------------------------------------------------------------------

@@ -101,3 +101,29 @@ def import_yaml(path: Path, name: str | None = None) -> str:
 
         model = validate({**model.to_dict(), "name": name}, str(path))
     return to_yaml(model, f"# Imported by kvcalc from {origin}; check the source and add aliases before shipping.\n")
+
+
+ENGINE_COLUMNS = [
+    Column("runtime", "Runtime"),
+    Column("since", "From"),
+    Column("changes", "Rules"),
+    Column("source", "Source"),
+]
+
+
+def engines_report() -> Report:
+    """Every runtime's releases and eras (kvcalc.engines.releases), one row an era, with sources."""
+    from .engines import runtimes
+
+    rows, docs, notes = [], [], []
+    for rt in runtimes():
+        eras = [{"since": e.since, "changes": e.changes, "source": e.source, "rules": dict(e.rules)} for e in rt.eras]
+        docs.append({"engine": rt.name, "runtime": rt.title, "versions": rt.kind, "oldest": rt.oldest,
+                     "newest": rt.newest, "checked": list(rt.checked), "eras": eras})
+        rows += [{"runtime": rt.name, **{k: e[k] for k in ("since", "changes", "source")}} for e in eras]
+        notes.append(f"{rt.name}: {rt.oldest} to {rt.newest}; checked against {', '.join(rt.checked)} "
+                     f"({'build numbers, as llama-server --version prints them' if rt.kind == 'build' else 'releases'})")
+    notes.append("--engine NAME@VERSION takes the rules of the newest era at or below VERSION; no version: the newest "
+                 "checked; newer than that: its rules and a warning; older than the oldest: refused")
+    return Report("Runtime engines: the rules of each release", ENGINE_COLUMNS, rows,
+                  {"exact": "what the model needs (no releases)", "runtimes": docs}, notes)

@@ -24,7 +24,7 @@ _REQUIRED = {"name", "n_layers", "n_heads", "n_kv_heads", "head_dim", "hidden_si
 _BLOCKS = {
     "source": ({"url": str, "revision": str, "note": str}, {"url"}),
     "mla": ({"kv_lora_rank": int, "qk_rope_head_dim": int, "qk_nope_head_dim": int, "v_head_dim": int,
-             "q_lora_rank": int}, {"kv_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim"}),
+             "q_lora_rank": int, "gguf_per_head": bool}, {"kv_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim"}),
     "moe": ({"n_experts": int, "n_experts_per_tok": int, "expert_intermediate_size": int, "n_shared_experts": int,
              "shared_expert_intermediate_size": int, "first_dense_layers": int, "layer_period": int,
              "layer_offset": int}, {"n_experts", "n_experts_per_tok", "expert_intermediate_size"}),

@@ -25,6 +25,9 @@ def samples() -> dict[str, list[list[str]]]:
     calc = [[m, "--seq", "4k", "-f", "json", "--engine", e] for m in MODELS for e in ("exact", "hf", "vllm")]
     calc += [[m, "--seq", "4k", "-f", "json", "--engine", "llama.cpp"] for m in ("llama3-8b", "gemma-2-9b", "deepseek-v3")]
     calc += [[str(HF / "Qwen3-32B.json"), "--seq", "32k", "-f", "json"]]
+    calc += [[m, "--seq", "4k", "-f", "json", "--engine", e] for m, e in (
+        ("gemma-2-9b", "vllm@0.10.1.1"), ("deepseek-v3", "hf@4.57.6"), ("deepseek-v3", "llama.cpp@b5331"),
+        ("gemma-3-12b", "llama-cpp-python@0.3.16"), ("jamba-v0.1", "llama.cpp@b6170"))]
     return {
         "calc": calc,
         "measure": [["llama3-8b", "--seq", "64", "--measure", "--device", "cpu", "-f", "json"],
@@ -42,10 +45,12 @@ def samples() -> dict[str, list[list[str]]]:
                + [["fit", "llama3-8b", "--gpu", "h100-80gb", "--batch", "4", "-f", "json", "--engine", "hf"],
                   ["fit", "llama3-8b", "--gpu", "a10g", "--seq", "1M", "-f", "json"], ["fit", str(HF / "gpt-oss-120b.json"), "--gpu", "h100-80gb", "--seq", "8k", "--batch", "4", "-f", "json"]],
         "fit-kv-memory": [["fit", m, "--kv-memory", "4GiB", "-f", "json"] for m in ("llama2-70b", "gemma-2-9b", "deepseek-v3", "mistral-7b")]
-                         + [["fit", "llama3-8b", "--kv-memory", "100MiB", "--max-model-len", "128k", "-f", "json"]],
+                         + [["fit", "llama3-8b", "--kv-memory", "100MiB", "--max-model-len", "128k", "-f", "json"],
+                            ["fit", "gemma-2-9b", "--kv-memory", "4GiB", "--engine", "vllm@0.10.1.1", "-f", "json"]],
         "plan": [["plan", m, "--gpu", "h100-80gb", "--seq", "8k", "--batch", "8", "-f", "json"] for m in ("llama2-70b", "llama3-8b", "deepseek-v3")]
                 + [["plan", "--n-heads", "32", "--n-layers", "32", "--head-dim", "128", "--gpu", "l4", "--seq", "4k", "--min-tokens-per-s", "30", "-f", "json"]],
         "gpus": [["gpus", "-f", "json"]],
+        "engines": [["engines", "-f", "json"]],
         "chart": [["chart", m, "-f", "json"] for m in ("llama3-8b", "deepseek-v3")],
     }
 
@@ -79,6 +84,8 @@ def infer(values: list[object]) -> dict:
     items = [x for a in arrays for x in a]
     if items:
         schema["items"] = infer(items)
+    if "rules" in schema.get("properties", {}):  # engines: an era's rules, keyed by what changed
+        schema["properties"]["rules"] = {"type": "object"}
     if {"series"} & set(schema.get("properties", {})):  # chart: one key a layout, named after the model
         schema["properties"]["series"] = {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "integer"}}}
     return schema

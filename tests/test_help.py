@@ -12,7 +12,7 @@ import pytest
 
 GOLDEN = Path(__file__).parent / "golden"
 HELPS = [[], ["calc"], ["list"], ["show"], ["import"], ["measure"], ["compare"], ["table"], ["fit"], ["plan"],
-         ["gpus"], ["chart"]]
+         ["gpus"], ["engines"], ["chart"]]
 
 
 def _help(run_cli, monkeypatch, args: list[str]) -> str:

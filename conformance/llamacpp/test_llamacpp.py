@@ -21,7 +21,7 @@ from kvcalc.engines import LlamaCpp  # noqa: E402
 from kvcalc.errors import InputError  # noqa: E402
 from kvcalc.formulas import kv_cache  # noqa: E402
 from kvcalc.gguf import load_gguf  # noqa: E402
-from kvcalc.report import _llama_cpp_doc  # noqa: E402
+from kvcalc.engines.llamacpp import log_document  # noqa: E402
 
 from .tiny_gguf import Arch, write  # noqa: E402
 
@@ -94,7 +94,7 @@ def _kvcalc_lines(path: Path, n_ctx: int, slots: int, unified: bool, k: str, v: 
         cache = kv_cache(model, n_ctx, 1, kv_dtype=k, v_dtype=v, engine=engine)
     except InputError:
         return None
-    return [" ".join(line.split()) for line in _llama_cpp_doc(cache, engine)["log"]]
+    return [" ".join(line.split()) for line in log_document(cache, engine)["log"]]
 
 
 def _id(case) -> str:

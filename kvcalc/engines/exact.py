@@ -10,10 +10,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Optional
 
+from ..errors import InputError
 from ..model import FULL, LAYER_KINDS, MLA_KIND, NONE, RECURRENT, SLIDING, SSM, Model
+
+DEFAULT_BLOCK_SIZE = 16  # vLLM's --block-size on GPUs (FlashAttention)
+# The command-line flag of each engine option, for messages.
+OPTION_FLAGS = {"block_size": "--block-size", "max_num_batched_tokens": "--max-num-batched-tokens",
+                "max_concurrent_batches": "--async-scheduling", "n_parallel": "--parallel",
+                "kv_unified": "--kv-unified", "swa_full": "--swa-full", "n_ubatch": "--ubatch",
+                "flash_attn": "--flash-attn"}
+# Fields every engine has that are not options: set from the release.
+_RELEASE_FIELDS = ("version", "rules_version", "warning")
+RULE = {"rule": True}  # metadata of a field that holds a release's rule, not a user's option
+
+
+def rule(default: Any) -> Any:
+    """A field set from the release's era (kvcalc.engines.releases), never by an option."""
+    return field(default=default, metadata=RULE)
 
 
 @dataclass(frozen=True)
@@ -46,12 +62,84 @@ class StateTensor:
 
 @dataclass(frozen=True)
 class Engine:
-    """The exact profile. Runtime profiles subclass it and override what their runtime does
-    differently; every method is pure integer arithmetic."""
+    """The exact engine. Runtime engines subclass it and override what their runtime does
+    differently; every method is pure integer arithmetic. Commands ask an engine what it can do
+    (the capability flags below) and never compare its name."""
 
-    name = "exact"
-    runtime = "what the model needs"
-    version: Optional[str] = None  # the runtime release the profile describes
+    name: ClassVar[str] = "exact"
+    runtime: ClassVar[str] = "what the model needs"
+    is_exact: ClassVar[bool] = True  # the reference the runtimes are compared with
+    plans_capacity: ClassVar[bool] = True  # fit / plan / compare --gpu size a serving cache by its rules
+    sizes_pool: ClassVar[bool] = False  # fit --kv-memory sizes its block pool (vLLM)
+    shares_context: ClassVar[bool] = False  # --seq is one context shared by --parallel slots (llama.cpp)
+    measure_runtime: ClassVar[Optional[str]] = None  # the runtime --measure can allocate through
+    version: Optional[str] = None  # the runtime release asked for (None: no releases, or the newest)
+    rules_version: Optional[str] = None  # the release whose rules apply (the era at or below version)
+    warning: Optional[str] = field(default=None, compare=False)  # said on stderr after the answer
+
+    # ----- building: kvcalc.engines.get_engine ---------------------------------------------
+
+    @classmethod
+    def runtime_of(cls, name: str) -> Any:
+        """The runtime's releases and eras (kvcalc.engines.releases.Runtime); None: no releases."""
+        return None
+
+    @classmethod
+    def has_option(cls, option: str) -> bool:
+        return any(f.name == option and not f.metadata.get("rule") for f in fields(cls)) and option not in _RELEASE_FIELDS
+
+    @classmethod
+    def build(cls, name: str, version: Optional[str], **options: Any) -> "Engine":
+        """The engine of `name` at `version` (None: the newest) with `options`."""
+        for option in options:
+            if not cls.has_option(option):
+                raise InputError(f"{OPTION_FLAGS.get(option, option)} is not an option of --engine {name}")
+        runtime = cls.runtime_of(name)
+        if runtime is None:
+            if version:
+                raise InputError(f"engine {name} has no releases: drop @{version}")
+            return cls(**options)
+        from .releases import resolve
+
+        return cls.from_release(name, resolve(runtime, version), **options)
+
+    @classmethod
+    def from_release(cls, name: str, release: Any, **options: Any) -> "Engine":
+        """The engine with `release`'s rules (kvcalc.engines.releases.Release), then `options`."""
+        known = {f.name for f in fields(cls)}  # a rule may also be an option's default (async scheduling)
+        rules = {k: v for k, v in release.rules.items() if k in known}
+        return cls(version=release.version, rules_version=release.rules_version, warning=release.warning,
+                   **{**rules, **options})
+
+    # ----- what it is, in words --------------------------------------------------------------
+
+    @property
+    def label(self) -> str:
+        """'vllm 0.10.1.1 (rules of 0.10.0)', 'hf 5.23.0', 'exact'."""
+        if not self.version:
+            return self.name
+        runtime = type(self).runtime_of(self.name)
+        older = runtime is not None and self.version != runtime.newest  # a release asked for: say whose rules
+        rules = f" (rules of {self.rules_version})" if older and self.rules_version != self.version else ""
+        return f"{self.name} {self.version}{rules}"
+
+    @property
+    def planning_block_size(self) -> int:
+        """Tokens a planned cache is allocated in: a paged block, else one token."""
+        return self.block_size or 1
+
+    def cached_kv_heads(self, model: Model) -> int:
+        """KV heads the runtime caches for the published model (more than n_kv_heads where it
+        expands them to every query head)."""
+        return model.n_kv_heads
+
+    def notes(self, model: Model, cache: Any, exact: Any) -> list[str]:
+        """Why this engine's cache differs from the exact one, rule by rule (none for exact)."""
+        return []
+
+    def document(self, cache: Any) -> Optional[dict[str, Any]]:
+        """What this runtime itself prints about the cache (llama.cpp's log lines), or None."""
+        return None
 
     @property
     def block_size(self) -> Optional[int]:

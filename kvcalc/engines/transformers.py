@@ -18,19 +18,37 @@ transformers 5.23.0 by conformance/transformers; source: transformers/cache_util
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, ClassVar, Optional
 
 from ..model import SLIDING, SSM, Model
-from .exact import Engine, Shape, StateTensor
+from .exact import Engine, Shape, StateTensor, rule
+from .releases import Era, Runtime
 
 TRANSFORMERS_VERSION = "5.23.0"
+RUNTIME = Runtime("hf", "transformers", "release", checked=("4.57.6", "5.17.0", "5.23.0"), eras=(
+    Era("4.57.0", "DynamicCache of per-layer tensors; DeepSeek-V2/V3 cache K and V decompressed per head "
+                  "(K of n_heads x (qk_nope + qk_rope), V of n_heads x v_head_dim)",
+        "transformers/models/deepseek_v3/modeling_deepseek_v3.py DeepseekV3Attention.forward (4.57.6)",
+        {"mla_cache": "per_head"}),
+    Era("5.0.0", "DeepSeek-V2/V3 cache the MLA latent: K of kv_lora_rank, V of qk_rope_head_dim",
+        "transformers/models/deepseek_v3/modeling_deepseek_v3.py (5.0.0); conformance/transformers (5.23.0)",
+        {"mla_cache": "latent"}),
+))
 
 
 @dataclass(frozen=True)
 class Transformers(Engine):
-    name = "hf"
-    runtime = "transformers"
+    name: ClassVar[str] = "hf"
+    runtime: ClassVar[str] = "transformers"
+    is_exact: ClassVar[bool] = False
+    measure_runtime: ClassVar[Optional[str]] = "transformers"
     version: Optional[str] = TRANSFORMERS_VERSION
+    rules_version: Optional[str] = "5.0.0"
+    mla_cache: str = rule("latent")  # latent (5.x) | per_head (4.x)
+
+    @classmethod
+    def runtime_of(cls, name: str) -> Runtime:
+        return RUNTIME
 
     def dtype_rule(self, model: Model) -> str:
         return (f"auto = {model.dtype}: transformers 5 loads the checkpoint in its config dtype (from_pretrained's "
@@ -60,12 +78,37 @@ class Transformers(Engine):
         return shape
 
     def mla_shape(self, model: Model) -> Shape:
-        assert model.mla is not None
-        return Shape("mla", 1, model.mla.kv_lora_rank, 1, model.mla.qk_rope_head_dim)
+        mla = model.mla
+        assert mla is not None
+        if self.mla_cache == "per_head":
+            return Shape("mla", model.n_heads, mla.qk_nope_head_dim + mla.qk_rope_head_dim, model.n_heads, mla.v_head_dim)
+        return Shape("mla", 1, mla.kv_lora_rank, 1, mla.qk_rope_head_dim)
 
     def state_tensors(self, s: SSM) -> tuple[StateTensor, ...]:
         return (StateTensor("conv", (s.conv_channels, s.d_conv), None),
                 StateTensor("ssm", (s.d_inner, s.d_state), "fp32"))
+
+    def cached_kv_heads(self, model: Model) -> int:
+        return model.n_heads if expands_kv(model) else model.n_kv_heads
+
+    def notes(self, model: Model, cache: Any, exact: Any) -> list[str]:
+        notes = []
+        if model.mla and self.mla_cache == "per_head":
+            notes.append(f"transformers 4.x caches MLA decompressed per head: K of {model.n_heads} x "
+                         f"{model.mla.qk_nope_head_dim + model.mla.qk_rope_head_dim}, V of {model.n_heads} x "
+                         f"{model.mla.v_head_dim} elements per layer per token (5.x caches the latent)")
+        elif model.mla:
+            notes.append(f"transformers 5 caches the MLA latent: K of {model.mla.kv_lora_rank} + V of "
+                         f"{model.mla.qk_rope_head_dim} elements per layer per token (transformers 4.x "
+                         f"decompressed it per head)")
+        if expands_kv(model):
+            notes.append(f"transformers expands Falcon's {model.n_kv_heads} KV heads to all {model.n_heads} query "
+                         f"heads (new_decoder_architecture): {model.n_heads // model.n_kv_heads}x the K/V of exact")
+        sliding = next((g for g in cache.groups if g.kind == "sliding"), None)
+        if sliding is not None:
+            notes.append(f"sliding layers keep window - 1 = {sliding.tokens:,} tokens; at the end of a prefill of "
+                         f"{cache.seq_len:,} they still pin the whole prefill: peak {cache.peak_bytes:,} B")
+        return notes
 
 
 def expands_kv(model: Model) -> bool:

@@ -26,15 +26,32 @@ SlidingWindowSpec), or one latent of kv_lora_rank + qk_rope_head_dim (MLAAttenti
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, ClassVar, Optional
 
 from ..model import FULL, MLA_KIND, SLIDING, SSM, Model
-from . import DEFAULT_BLOCK_SIZE
-from .exact import Engine, StateTensor
+from .exact import DEFAULT_BLOCK_SIZE
+from .exact import Engine, StateTensor, rule
+from .releases import Era, Runtime
 
 VLLM_VERSION = "0.32.0"
 DEFAULT_MAX_NUM_BATCHED_TOKENS = 8192  # `vllm serve` on an H100 / H200 (EngineArgs' defaults by device)
 DEFAULT_CONCURRENT_BATCHES = 2  # async scheduling, on by default: two batches in flight
+
+
+_SRC = "https://github.com/vllm-project/vllm/"
+# Read in the published wheels of each release (files named are vllm/... of that release).
+RUNTIME = Runtime("vllm", "vLLM", "release", checked=("0.10.1.1", "0.32.0"), eras=(
+    Era("0.10.0", "V1 engine: KV-cache groups of equal size, num_blocks = available // block bytes; a sliding "
+                  "layer reserves window - 1 + max_num_batched_tokens tokens, + 1 block; one batch in flight",
+        "vllm/v1/kv_cache_interface.py SlidingWindowSpec.max_memory_usage_bytes, vllm/v1/core/kv_cache_utils.py (0.10.1.1)",
+        {"sliding_reserve": "batched", "max_concurrent_batches": 1}),
+    Era("0.14.0", "async scheduling on by default: two batches in flight",
+        "vllm/config/scheduler.py async_scheduling (0.14.0)", {"max_concurrent_batches": 2}),
+    Era("0.26.0", "a sliding or chunked-local layer reserves window - 1 + max_in_flight_tokens "
+                  "(max_concurrent_batches x max_num_batched_tokens), + 1 block",
+        "vllm/v1/kv_cache_interface.py SlidingWindowSpec.max_memory_usage_bytes (0.26.0)",
+        {"sliding_reserve": "in_flight"}),
+))
 
 
 def cdiv(a: int, b: int) -> int:
@@ -43,12 +60,22 @@ def cdiv(a: int, b: int) -> int:
 
 @dataclass(frozen=True)
 class Vllm(Engine):
-    name = "vllm"
-    runtime = "vLLM"
+    name: ClassVar[str] = "vllm"
+    runtime: ClassVar[str] = "vLLM"
+    is_exact: ClassVar[bool] = False
+    sizes_pool: ClassVar[bool] = True
+    measure_runtime: ClassVar[Optional[str]] = "vllm"
     version: Optional[str] = VLLM_VERSION
+    rules_version: Optional[str] = "0.26.0"
     block_size: int = DEFAULT_BLOCK_SIZE  # type: ignore[assignment]  # a field here, a property on Engine
     max_num_batched_tokens: int = DEFAULT_MAX_NUM_BATCHED_TOKENS
     max_concurrent_batches: int = DEFAULT_CONCURRENT_BATCHES
+    # the era's rules (RUNTIME): what a sliding layer reserves beside its window
+    sliding_reserve: str = rule("in_flight")  # in_flight (max_concurrent_batches x batched) | batched
+
+    @classmethod
+    def runtime_of(cls, name: str) -> Runtime:
+        return RUNTIME
 
     def serving_dtype(self, model: Model) -> str:
         """vLLM's "auto" dtype: the config's, but an fp32 checkpoint is served in the platform's
@@ -63,8 +90,18 @@ class Vllm(Engine):
 
     @property
     def in_flight_tokens(self) -> int:
-        """vLLM's max_in_flight_tokens: tokens scheduled but not yet settled."""
+        """Tokens a sliding layer keeps beside its window: vLLM's max_in_flight_tokens (tokens
+        scheduled but not yet settled) from 0.26.0, max_num_batched_tokens before."""
+        if self.sliding_reserve == "batched":
+            return self.max_num_batched_tokens
         return self.max_concurrent_batches * self.max_num_batched_tokens
+
+    @property
+    def in_flight_text(self) -> str:
+        """How in_flight_tokens was reckoned, for the notes."""
+        if self.sliding_reserve == "batched":
+            return f"--max-num-batched-tokens {self.max_num_batched_tokens:,}, rules before vLLM 0.26.0"
+        return f"{self.max_concurrent_batches} x --max-num-batched-tokens {self.max_num_batched_tokens:,}"
 
     def sliding_blocks(self, window: int, max_len: int) -> int:
         """Blocks a sliding layer holds for one request of max_len tokens (at most)."""
@@ -81,6 +118,13 @@ class Vllm(Engine):
     def state_tensors(self, s: SSM) -> tuple[StateTensor, ...]:
         return (StateTensor("conv", (s.d_conv - 1, s.conv_channels), None),
                 StateTensor("ssm", (s.d_inner, s.d_state), None))
+
+    def notes(self, model: Model, cache: Any, exact: Any) -> list[str]:
+        notes = [f"paged blocks of {self.block_size} tokens round each sequence up"]
+        sliding = next((g for g in cache.groups if g.kind == "sliding"), None)
+        if sliding is not None:
+            notes.append(f"sliding layers keep window - 1 + the tokens in flight, + 1 block: {sliding.tokens:,} tokens")
+        return notes
 
 
 # ----- sizing the pool: what vLLM's startup lines report -------------------------------------
