@@ -127,3 +127,21 @@ def engines_report() -> Report:
                  "checked; newer than that: its rules and a warning; older than the oldest: refused")
     return Report("Runtime engines: the rules of each release", ENGINE_COLUMNS, rows,
                   {"exact": "what the model needs (no releases)", "runtimes": docs}, notes)
+
+
+def engines_markdown() -> str:
+    """The eras of every runtime as markdown tables (docs/models-and-engines.md keeps a copy, tested)."""
+    from .engines import runtimes
+
+    out = []
+    for rt in runtimes():
+        if rt.name == "llama-cpp-python":  # a map of releases to builds, not eras of its own
+            builds = ", ".join(f"{e.since} = b{e.rules['build']}" for e in rt.eras)
+            out.append(f"**llama-cpp-python** (`--engine llama-cpp-python@VERSION`: the llama.cpp build it vendors, "
+                       f"with the C API's defaults; checked against {', '.join(rt.checked)}): {builds}.\n")
+            continue
+        out.append(f"**{rt.title}** (`--engine {rt.name}@VERSION`; checked against {', '.join(rt.checked)}):\n")
+        out.append("| from | what changed | source |\n|---|---|---|")
+        out += [f"| {e.since} | {e.changes} | {e.source} |" for e in rt.eras]
+        out.append("")
+    return "\n".join(out)

@@ -59,8 +59,9 @@ RUNTIME = Runtime("llama.cpp", "llama.cpp", "build", checked=("b4875", "b5308", 
                  "(GGUFs with key_length_mla)", f"{_PR}12801 (daa422881), src/llama-model.cpp", {"mla": "k_v"}),
     Era("b5262", "the KV log line moves to llama_kv_cache_unified", f"{_PR}12799 (c642bc014), src/llama-kv-cache.cpp",
         {"log": "llama_kv_cache_unified: KV self"}),
-    Era("b5429", "a separate sliding-window cache of min(n_ctx, pad(n_swa x n_seq_max + n_batch)) cells; --swa-full "
-                 "(the C API's default: on); log: size = ... (cells, layers)",
+    Era("b5429", "a separate sliding-window cache of min(n_ctx, pad(n_swa x n_seq_max + n_batch)) cells (kvcalc "
+                 "refuses it: n_batch is not modelled; --swa-full is); --swa-full (the C API's default: on); log: "
+                 "size = ... (cells, layers)",
         f"{_PR}13194 (e298d2fbd), src/llama-kv-cache.cpp llama_kv_cache_unified_iswa",
         {"swa_cache": "batch", "log": "llama_kv_cache_unified: size"}),
     Era("b5441", "the KV log line counts the sequences: (cells, layers, seqs)", f"{_PR}13660 (797f2ac06)",
@@ -156,7 +157,8 @@ class LlamaCpp(Engine):
             if options.get("kv_unified"):
                 defaults = {"n_parallel": given or 1, "kv_unified": True}  # -kvu: as many slots as asked
             else:
-                defaults = {"n_parallel": given if explicit else 4, "kv_unified": not explicit}
+                defaults = {"n_parallel": given if explicit else 4, "kv_unified": options.get("kv_unified", not explicit)}
+            options = {k: v for k, v in options.items() if k not in ("n_parallel", "kv_unified")}  # decided above
         else:
             defaults = {"n_parallel": 1, "kv_unified": False, "flash_attn": rules["fa_default"]}
         defaults.setdefault("flash_attn", rules["fa_default"])

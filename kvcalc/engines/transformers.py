@@ -29,10 +29,10 @@ RUNTIME = Runtime("hf", "transformers", "release", checked=("4.57.6", "5.17.0", 
     Era("4.57.0", "DynamicCache of per-layer tensors; DeepSeek-V2/V3 cache K and V decompressed per head "
                   "(K of n_heads x (qk_nope + qk_rope), V of n_heads x v_head_dim)",
         "transformers/models/deepseek_v3/modeling_deepseek_v3.py DeepseekV3Attention.forward (4.57.6)",
-        {"mla_cache": "per_head"}),
+        {"mla_cache": "per_head", "lacks": ("nemotron_h",)}),
     Era("5.0.0", "DeepSeek-V2/V3 cache the MLA latent: K of kv_lora_rank, V of qk_rope_head_dim",
         "transformers/models/deepseek_v3/modeling_deepseek_v3.py (5.0.0); conformance/transformers (5.23.0)",
-        {"mla_cache": "latent"}),
+        {"mla_cache": "latent", "lacks": ()}),
 ))
 
 
@@ -45,6 +45,7 @@ class Transformers(Engine):
     version: Optional[str] = TRANSFORMERS_VERSION
     rules_version: Optional[str] = "5.0.0"
     mla_cache: str = rule("latent")  # latent (5.x) | per_head (4.x)
+    lacks: tuple[str, ...] = rule(())  # model types the release does not know
 
     @classmethod
     def runtime_of(cls, name: str) -> Runtime:
@@ -87,6 +88,13 @@ class Transformers(Engine):
     def state_tensors(self, s: SSM) -> tuple[StateTensor, ...]:
         return (StateTensor("conv", (s.conv_channels, s.d_conv), None),
                 StateTensor("ssm", (s.d_inner, s.d_state), "fp32"))
+
+    def check(self, model: Model, k_dtype: object, v_dtype: object) -> None:
+        if model.family in self.lacks:
+            from ..errors import InputError
+
+            raise InputError(f"transformers {self.version} has no {model.family} model: it came with a later release "
+                             f"(`kvcalc engines` lists the eras)")
 
     def cached_kv_heads(self, model: Model) -> int:
         return model.n_heads if expands_kv(model) else model.n_kv_heads
