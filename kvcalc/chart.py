@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import KvcalcError
-from .formulas import published_label, variants
+from .formulas import layout_kind, published_label, variant_heads, variants
 from .model import Model
 from .engines import Engine, get_engine
 from .report import Column, Report, engine_doc
@@ -18,7 +18,7 @@ COLUMNS = [Column("seq_len", "Context", "int"), Column("layout", "Layout"), Colu
 
 def default_contexts(model: Model) -> list[int]:
     """Powers of two from 1,024 tokens up to the model's max_context (at least 1k..128k)."""
-    top = max(model.max_context, 1024)
+    top = max(model.max_context or 131072, 1024)
     out, s = [], 1024
     while s <= top:
         out.append(s)
@@ -41,8 +41,13 @@ def chart_report(model: Model, seqs: list[int], batch_size: int = 1, kv_dtype: s
                  engine: "Engine | str" = "exact") -> tuple[Report, dict[str, list[int]]]:
     engine = get_engine(engine)
     data = series(model, seqs, batch_size, kv_dtype, engine)
-    rows = [{"seq_len": s, "layout": lay, "kv_cache_bytes": v[i]} for i, s in enumerate(seqs) for lay, v in data.items()]
-    doc = {"model": model.name, "batch_size": batch_size, **engine_doc(engine), "seq_lens": seqs, "series": data}
+    kinds = [(True, layout_kind(model))] + [(False, layout_kind(model, h)) for _, h in variant_heads(model)]  # series order
+    rows = [{"seq_len": s, "layout": lay, "published": p, "layout_kind": k, "kv_cache_bytes": v[i]}
+            for i, s in enumerate(seqs) for (lay, v), (p, k) in zip(data.items(), kinds)]
+    lines = [{"layout": lay, "published": p, "layout_kind": k, "kv_cache_bytes": v}
+             for (lay, v), (p, k) in zip(data.items(), kinds)]
+    doc = {"model": model.name, "batch_size": batch_size, **engine_doc(engine), "seq_lens": seqs, "series": data,
+           "lines": lines}
     title = f"{model.name}: KV cache against context, batch {batch_size}, engine {engine.label}"
     return Report(title, COLUMNS, rows, doc, [], csv_prefix={"model": model.name, "batch_size": batch_size}), data
 

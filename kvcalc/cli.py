@@ -12,6 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from . import __version__, commands
+from .call import Result
 from .engines import DEFAULT_BLOCK_SIZE
 from .entry import one_line
 from .errors import KvcalcError
@@ -76,7 +77,7 @@ METAVARS = {
     "max_batched": "TOKENS", "kv_heads": "N,...|all", "n_heads": "N", "n_layers": "N", "head_dim": "N",
     "min_tps": "TOKENS/S", "max_rows": "N", "plot": "FILE.png", "name": "NAME", "revision": "REV",
     ("table", "seq"): "LIST", ("table", "batch"): "LIST", ("table", "kv_dtype"): "DTYPES", ("table", "tp"): "LIST",
-    ("table", "kv_heads"): "LIST", ("chart", "seq"): "LIST", ("compare", "kv_heads"): "N,...|all",
+    ("table", "kv_heads"): "LIST|all", ("chart", "seq"): "LIST", ("compare", "kv_heads"): "N,...|all",
 }
 
 
@@ -102,11 +103,6 @@ EngineOpt = Annotated[str, typer.Option("--engine", "-e", help="Runtime and rele
 BlockOpt = Annotated[str, typer.Option("--block-size", help="Tokens per paged block (engine vllm).")]
 
 
-def _exit(code: int | None) -> None:
-    if code:
-        raise typer.Exit(code)
-
-
 @app.callback(invoke_without_command=True)
 def _root(
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True)] = False,
@@ -116,7 +112,7 @@ def _root(
         raise typer.Exit()
 
 
-@app.command("calc")
+@app.command("calc", epilog="Examples:\n\nkvcalc llama2-70b --seq 4096\n\nkvcalc gemma-3-4b --seq 32k --engine llama.cpp -ctk q8_0 -ctv q8_0\n\nkvcalc deepseek-v3 --seq 16k --engine vllm@0.10.1.1 -f json")
 def calc(
     model: ModelArg,
     seq: SeqOpt,
@@ -138,43 +134,43 @@ def calc(
     ubatch: Annotated[str | None, typer.Option("--ubatch", "-ub", help="llama.cpp: physical batch size (n_ubatch; default 512).", show_default=False)] = None,
     flash_attn: Annotated[str | None, typer.Option("--flash-attn", "-fa", help="llama.cpp: on, off or auto (default: the release's).", show_default=False)] = None,
     revision: RevisionOpt = None,
-) -> None:
+) -> Result:
     """KV-cache bytes of MODEL for --seq tokens, beside its MHA / GQA / MQA rebuilds."""
-    _exit(commands.calc(**locals()))
+    return commands.calc(**locals())
 
 
-@app.command("list")
+@app.command("list", epilog="Examples:\n\nkvcalc list\n\nkvcalc list --kv-dtype fp8 -f csv")
 def list_models(
     kv_dtype: DtypeOpt = "auto",
     wide: WideOpt = False,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
-) -> None:
+) -> Result:
     """Every shipped model: layers, heads, KV heads, head_dim, group size, bytes per token."""
-    _exit(commands.list_models(**locals()))
+    return commands.list_models(**locals())
 
 
-@app.command("show")
+@app.command("show", epilog="Examples:\n\nkvcalc show llama3-8b\n\nkvcalc show ./config.json -f json")
 def show(
     model: ModelArg,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="yaml (the config as a file of this schema) or json.")] = "yaml",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="yaml (the config as a file of this schema), json, csv or markdown (a field a row).")] = "yaml",
     revision: RevisionOpt = None,
-) -> None:
+) -> Result:
     """A model's config, its layer layout and the source of its numbers."""
-    _exit(commands.show(**locals()))
+    return commands.show(**locals())
 
 
-@app.command("import")
+@app.command("import", epilog="Examples:\n\nkvcalc import ./config.json -o configs/my-model.yaml\n\nkvcalc import Qwen/Qwen3-8B")
 def import_config(
     config: Annotated[Path, typer.Argument(help="A Hugging Face config.json, a .gguf file, or a Hugging Face repo id ORG/NAME\\[@REV].", show_default=False)],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the YAML here (e.g. configs/NAME.yaml).")] = None,
     name: Annotated[str | None, typer.Option("--name", help="The model's name in kvcalc (default: from the file).")] = None,
-) -> None:
+) -> Result:
     """Turn a config.json or a GGUF's metadata into a kvcalc YAML config."""
-    _exit(commands.import_config(**locals()))
+    return commands.import_config(**locals())
 
 
-@app.command("measure")
+@app.command("measure", epilog="Examples:\n\nkvcalc measure --all --seq 128 --device cpu")
 def measure_all(
     all_models: Annotated[bool, typer.Option("--all", help="Every shipped model (required for now).")] = False,
     seq: Annotated[str, typer.Option("--seq", "-s", help="Tokens per sequence.")] = "128",
@@ -185,9 +181,9 @@ def measure_all(
     device: Annotated[str, typer.Option("--device", help="auto, cuda or cpu.")] = "cpu",
     fmt: FormatOpt = None,
     output: OutputOpt = None,
-) -> None:
+) -> Result:
     """Allocate every shipped model's cache at a small size and compare with the formula."""
-    _exit(commands.measure_all(**locals()))
+    return commands.measure_all(**locals())
 
 
 # ----- capacity planning ------------------------------------------------------------------------
@@ -203,7 +199,7 @@ WBytesOpt = Annotated[str | None, typer.Option("--weights-bytes", help="Weights 
 CatalogOpt = Annotated[Path | None, typer.Option("--gpu-catalog", help="A YAML file of more GPUs (same shape as kvcalc/gpus.yaml).")]
 
 
-@app.command("compare")
+@app.command("compare", epilog="Examples:\n\nkvcalc compare llama2-70b --kv-heads all --seq 4k\n\nkvcalc compare llama3.1-8b mistral-7b-v0.3 qwen2.5-7b --seq 32k --gpu h100-80gb")
 def compare(
     models: Annotated[list[str], typer.Argument(help="Models to put side by side (names, aliases or files).", show_default=False)],
     seq: SeqOpt,
@@ -219,18 +215,18 @@ def compare(
     wide: WideOpt = False,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
-) -> None:
+) -> Result:
     """Models, or the head configurations of one model (MHA to MQA), side by side."""
-    _exit(commands.compare(**locals()))
+    return commands.compare(**locals())
 
 
-@app.command("table")
+@app.command("table", epilog="Examples:\n\nkvcalc table llama3.1-8b --seq 4k,32k --batch 1,8 -o grid.csv\n\nkvcalc table llama2-70b --seq 4k --kv-heads all --tp 1,2,4")
 def table(
     models: Annotated[list[str], typer.Argument(help="Models (names, aliases or files).", show_default=False)],
     seq: Annotated[str, typer.Option("--seq", "-s", help="Tokens: a list and/or ranges, 1k,4k,32k or 1k:128k:1k.", show_default=False)],
     batch: Annotated[str, typer.Option("--batch", "-b", help="Sequences: a list and/or ranges, 1,8,64 or 1:256.")] = "1",
     kv_dtype: Annotated[str, typer.Option("--kv-dtype", help="KV element types, comma-separated (auto, fp16, bf16, fp8, int8, int4, ...).")] = "auto",
-    kv_heads: Annotated[str | None, typer.Option("--kv-heads", help="Rebuild each model with these KV-head counts (default: as published).")] = None,
+    kv_heads: Annotated[str | None, typer.Option("--kv-heads", help="Rebuild each model with these KV-head counts, or all (every divisor of n_heads; default: as published).")] = None,
     tp: Annotated[str, typer.Option("--tp", help="Tensor-parallel sizes, comma-separated.")] = "1",
     engine: EngineOpt = "exact",
     block_size: BlockOpt = str(DEFAULT_BLOCK_SIZE),
@@ -239,12 +235,12 @@ def table(
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="table (terminal, up to 10,000 rows), csv, json, markdown or yaml; default: from -o's extension, else table.", show_default=False)] = None,
     output: OutputOpt = None,
     max_rows: Annotated[str, typer.Option("--max-rows", help="Refuse grids of more rows (ranges stream, so only time and disk are at stake).")] = "10000000",
-) -> None:
-    """The grid models x dtypes x KV heads x tp x seq x batch, one row each (see README for the columns)."""
-    _exit(commands.table(**locals()))
+) -> Result:
+    """The grid models x dtypes x KV heads x tp x seq x batch, one row each (columns: docs/capacity.md, "table: the grid a planning spreadsheet needs")."""
+    return commands.table(**locals())
 
 
-@app.command("fit")
+@app.command("fit", epilog="Examples:\n\nkvcalc fit llama3.1-8b --gpu h100-80gb --seq 16k --batch 32\n\nkvcalc fit llama2-70b --kv-memory 4GiB --max-model-len 4k\n\nkvcalc fit qwen3-32b --gpu h100-80gb --seq 8k --batch 8 --fail-if-not-fit")
 def fit(
     model: ModelArg,
     gpu: Annotated[str | None, typer.Option("--gpu", "-g", help="GPU from the catalog (see `kvcalc gpus`), e.g. h100-80gb; auto: the local GPU (nvidia-smi); not needed with --kv-memory.", show_default=False)] = None,
@@ -268,13 +264,14 @@ def fit(
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     revision: RevisionOpt = None,
-) -> None:
+    fail_if_not_fit: Annotated[bool, typer.Option("--fail-if-not-fit", help="Exit 1 when the answer is that it does not fit (the verdict, or vLLM refusing to start), for scripts.")] = False,
+) -> Result:
     """What fits on GPUs: max sequences at --seq, max context at --batch, decode bound; MHA / MQA beside.
     With --kv-memory: vLLM's own num_blocks, KV cache tokens and maximum concurrency."""
-    _exit(commands.fit(**locals()))
+    return commands.fit(**locals())
 
 
-@app.command("plan")
+@app.command("plan", epilog="Examples:\n\nkvcalc plan llama3.1-70b --gpu h100-80gb --tp 4 --seq 32k --batch 16")
 def plan(
     gpu: GpuOpt,
     seq: SeqOpt,
@@ -298,33 +295,34 @@ def plan(
     wide: WideOpt = False,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
-) -> None:
+    fail_if_not_fit: Annotated[bool, typer.Option("--fail-if-not-fit", help="Exit 1 when the answer is that it does not fit (the verdict, or vLLM refusing to start), for scripts.")] = False,
+) -> Result:
     """Every group count (divisor of n_heads) against a context and batch target; recommends one."""
-    _exit(commands.plan(**locals()))
+    return commands.plan(**locals())
 
 
-@app.command("gpus")
+@app.command("gpus", epilog="Examples:\n\nkvcalc gpus\n\nkvcalc gpus --wide -f json")
 def gpus_list(
     catalog: CatalogOpt = None,
     wide: WideOpt = False,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
-) -> None:
+) -> Result:
     """The GPU catalog: memory as the driver reports it, HBM bandwidth, and sources."""
-    _exit(commands.gpus_list(**locals()))
+    return commands.gpus_list(**locals())
 
 
-@app.command("engines")
+@app.command("engines", epilog="Examples:\n\nkvcalc engines\n\nkvcalc engines -f json")
 def engines_list(
     wide: WideOpt = False,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
-) -> None:
+) -> Result:
     """Every runtime engine: the releases covered, each era of rules and what changed, with sources."""
-    _exit(commands.engines_list(**locals()))
+    return commands.engines_list(**locals())
 
 
-@app.command("chart")
+@app.command("chart", epilog="Examples:\n\nkvcalc chart llama3-8b\n\nkvcalc chart llama3-8b --plot kv.png")
 def chart(
     model: ModelArg,
     seq: Annotated[str | None, typer.Option("--seq", "-s", help="Contexts: 1k,4k,32k or 1k:64k:8k (default: powers of two to the model's max).")] = None,
@@ -335,15 +333,15 @@ def chart(
     units: UnitsOpt = "iec",
     fmt: FormatOpt = None,
     output: OutputOpt = None,
-) -> None:
+) -> Result:
     """KV bytes against context length: the model and its MHA / GQA / MQA rebuilds, as bars."""
-    _exit(commands.chart(**locals()))
+    return commands.chart(**locals())
 
 
 _ALL_COMMANDS = list(app.registered_commands)
 
 
-def run_typer(args: list[str]) -> int:
+def run_typer(args: list[str]) -> Result:
     """The whole typer app: --help, usage errors, and whatever kvcalc.fastpath declined. A
     KvcalcError goes up to kvcalc.entry, which prints it."""
     _keep_only_invoked(args)
@@ -355,7 +353,7 @@ def run_typer(args: list[str]) -> int:
         raise KeyboardInterrupt from None
     except Exception as err:  # noqa: BLE001 - click's usage errors, matched by shape
         _usage_error(err)
-    return code if isinstance(code, int) else 0
+    return code if isinstance(code, Result) else Result(code if isinstance(code, int) else None)
 
 
 def main(argv: list[str] | None = None) -> None:

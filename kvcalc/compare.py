@@ -7,7 +7,7 @@ from typing import Any
 
 from .capacity import Setup, decode_bound, kv_heads_per_gpu, parallel_setup, weights
 from .errors import InputError, KvcalcError
-from .formulas import DEFAULT_BLOCK_SIZE, check_kv_heads, divisors, kv_cache, layout_name
+from .formulas import DEFAULT_BLOCK_SIZE, check_kv_heads, divisors, kv_cache, layout_kind, layout_name
 from .model import Model
 from .engines import Engine, get_engine
 from .report import Column, Report, engine_doc
@@ -18,7 +18,7 @@ COLUMNS = [
     Column("n_kv_heads", "KV heads", "int"),
     Column("q_heads_per_kv_head", "Group", "int", optional=True),
     Column("bytes_per_token", "Bytes/token", "int", optional=True),
-    Column("kv_cache_bytes", "KV cache (B)", "int"),
+    Column("kv_cache_bytes", "KV cache (B)", "int", optional=True),
     Column("kv_cache_human", "KV cache", "bytes"),
     Column("ratio_vs_mha", "Share of MHA", "ratio"),
     Column("saving", "Saving vs MHA", "saving", optional=True),
@@ -64,7 +64,8 @@ def compare_report(models: list[Model], seq_len: int, batch_size: int = 1, kv_dt
             c = kv_cache(m, seq_len, batch_size, kv_dtype=kv_dtype, engine=engine, block_size=block_size, n_kv_heads=heads)
             ratio = c.total_bytes / mha.total_bytes if mha.total_bytes else 0.0
             row: dict[str, Any] = {
-                "model": m.name, "layout": _layout(m, heads), "published": heads is None, "n_kv_heads": c.n_kv_heads,
+                "model": m.name, "layout": _layout(m, heads), "published": heads is None,
+                "layout_kind": layout_kind(m, heads), "n_kv_heads": c.n_kv_heads,
                 "q_heads_per_kv_head": m.n_heads // c.n_kv_heads, "kv_dtype": c.kv_dtype,
                 "bytes_per_token": c.bytes_per_token, "kv_cache_bytes": c.total_bytes, "ratio_vs_mha": ratio,
             }

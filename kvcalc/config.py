@@ -157,10 +157,10 @@ class ModelConfig(_Strict):
     head_dim: PosInt
     hidden_size: PosInt
     intermediate_size: PosInt
-    vocab_size: PosInt
+    vocab_size: Optional[PosInt] = None  # unknown: the cache needs no vocabulary, only the weights do
     tie_embeddings: bool = False
     dtype: Literal["fp32", "fp16", "bf16"]
-    max_context: PosInt
+    max_context: Optional[PosInt] = None  # unknown: no context warnings, and fit needs --max-model-len
     sliding_window: Optional[PosInt] = None
     layer_pattern: Optional[str] = None
     mla: Optional[MLAConfig] = None

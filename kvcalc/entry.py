@@ -105,16 +105,15 @@ def _run(argv: list[str] | None) -> None:
         sys.stdout.write(SHORT_USAGE)  # bare `kvcalc`: one short usage, not the whole help
         sys.exit(0)
     try:
-        code = None
-        _reset_call_state()
+        result = None
         if os.environ.get("KVCALC_FASTPATH", "1") != "0":
             from .fastpath import run
 
-            code = run(args)
-        if code is None:
+            result = run(args)
+        if result is None:
             from .cli import run_typer
 
-            code = run_typer(args)
+            result = run_typer(args)
     except KvcalcError as err:
         print(f"kvcalc: error: {one_line(str(err))}", file=sys.stderr)
         sys.exit(2)
@@ -127,20 +126,9 @@ def _run(argv: list[str] | None) -> None:
             sys.exit(128 + int(err.args[0]) if err.args else 143)
         raise
     sys.stdout.flush()
-    commands = sys.modules.get("kvcalc.commands")
-    for line in dict.fromkeys(commands.WARNINGS if commands is not None else []):
+    for line in result.warnings:  # said after the answer, once it has succeeded
         print(line, file=sys.stderr)
-    sys.exit(code)
-
-
-def _reset_call_state() -> None:
-    """The state one call leaves in modules (warnings to print, --wide), cleared before the next
-    call in the same process."""
-    commands, report = sys.modules.get("kvcalc.commands"), sys.modules.get("kvcalc.report")
-    if commands is not None:
-        commands.WARNINGS.clear()
-    if report is not None:
-        report.WIDE = False
+    sys.exit(result.code or 0)
 
 
 def one_line(text: str) -> str:

@@ -101,8 +101,8 @@ def parse(args: list[str], spec: dict[str, Any]) -> Optional[tuple[str, dict[str
     return cmd["function"], values
 
 
-def run(args: list[str]) -> Optional[int]:
-    """Run the call and return its exit code, or None when typer should handle it."""
+def run(args: list[str]) -> Any:
+    """Run the call and return its Result (kvcalc.call), or None when typer should handle it."""
     try:
         spec = _spec()
     except (OSError, ValueError):  # no spec beside the code (a broken install): typer answers everything
@@ -113,7 +113,7 @@ def run(args: list[str]) -> Optional[int]:
     from . import commands
 
     function, kwargs = parsed
-    return getattr(commands, function)(**kwargs) or 0
+    return getattr(commands, function)(**kwargs)
 
 
 def main() -> None:

@@ -276,6 +276,14 @@ def attention_kind(model: Model) -> str:
     return "MQA" if model.n_kv_heads == 1 else "GQA"
 
 
+def layout_kind(model: Model, n_kv_heads: int | None = None) -> str:
+    """What a row's layout is, for scripts: MHA, GQA, MQA or MLA; the model as published is
+    'hybrid' where recurrent (Mamba) layers stand beside its attention. n_kv_heads: a rebuild."""
+    if n_kv_heads is not None:
+        return "MHA" if n_kv_heads == model.n_heads else "MQA" if n_kv_heads == 1 else "GQA"
+    return "hybrid" if RECURRENT in model.layer_kinds else attention_kind(model)
+
+
 def layout_name(model: Model, n_kv_heads: int) -> str:
     """MHA, MQA or GQA-<n> for `model` rebuilt with n_kv_heads KV heads."""
     if n_kv_heads == model.n_heads:

@@ -58,7 +58,8 @@ def _reader(path: Path) -> Any:
     try:
         return GGUFReader(path, "r")
     except (ValueError, OSError, IndexError, KeyError) as err:
-        raise ConfigError(f"{path}: not a readable GGUF file ({err})") from None
+        raise ConfigError(f"{path}: not a readable GGUF file (truncated or corrupt: its header or tensor table "
+                          f"does not parse)") from None
 
 
 def _swa_layers(m: _Meta, n_layers: int) -> tuple[list[bool], int | None]:
@@ -153,7 +154,7 @@ def from_gguf(path: str | Path) -> tuple["Model", int]:  # noqa: F821
         "vocab_size": vocab or 1,
         "dtype": "fp16",
         "max_context": int(m.arch_key("context_length")),
-        "source": {"url": path.resolve().as_uri(), "note": f"GGUF metadata ({m.arch})"},
+        "source": {"url": path.resolve().as_uri(), "revision": "local file", "note": f"GGUF metadata ({m.arch})"},
         "notes": "from a GGUF file: dtype is llama.cpp's default cache type (f16)",
     }
     if set(pattern) != {"M" if mla else "F"}:

@@ -16,7 +16,7 @@ from typing import IO, Any, Callable, Iterator
 from .capacity import kv_heads_per_gpu, stage_model
 from .errors import InputError
 from .engines import Engine, get_engine
-from .formulas import DEFAULT_BLOCK_SIZE, check_kv_heads, kv_cache, layout_name, published_label
+from .formulas import DEFAULT_BLOCK_SIZE, check_kv_heads, kv_cache, layout_kind, layout_name, published_label
 from .model import Model
 
 SCHEMA = (
@@ -33,8 +33,10 @@ SCHEMA = (
     "bytes_per_sequence",  # one sequence of seq_len tokens, whole model
     "kv_cache_bytes",  # the batch, whole model
     "kv_cache_bytes_per_gpu",  # the batch, on one GPU of the tp group
+    "published",  # true for the model as published, false for a rebuild
+    "layout_kind",  # MHA | GQA | MQA | MLA | hybrid
 )
-TEXT_COLUMNS = {"model", "layout", "kv_dtype", "engine"}  # the others are integers
+TEXT_COLUMNS = {"model", "layout", "kv_dtype", "engine", "layout_kind"}  # the others are integers or booleans
 TABLE_LIMIT = 10_000  # rows drawn as a terminal table; beyond, a file format
 MAX_ROWS = 10_000_000  # rows written unless --max-rows says more (about 1 GB of CSV)
 MAX_AXIS = 10_000  # values of the small axes (KV heads, tp, dtypes), which are held in memory
@@ -88,6 +90,7 @@ def rows(grid: Grid) -> Iterator[tuple[Any, ...]]:
         shard = stage_model(m, range(m.n_layers), tp, grid.engine)
         gpu_heads = per_gpu_heads if per_gpu_heads is not None else (0 if m.mla else shard.n_kv_heads)
         layout = published_label(m) if heads is None else layout_name(m, heads)
+        own = (heads is None, layout_kind(m, heads))
         for s in grid.seqs:
             whole = kv_cache(m, s, 1, kv_dtype=dt, engine=grid.engine, block_size=grid.block_size, n_kv_heads=heads)
             one = kv_cache(shard, s, 1, kv_dtype=dt, engine=grid.engine, block_size=grid.block_size,
@@ -96,7 +99,7 @@ def rows(grid: Grid) -> Iterator[tuple[Any, ...]]:
             head = (m.name, layout, whole.n_kv_heads, whole.kv_dtype, grid.engine.name, s)
             tail = (tp, gpu_heads, whole.bytes_per_token, per_seq)
             for b in grid.batches:
-                yield (*head, b, *tail, per_seq * b, per_gpu * b)
+                yield (*head, b, *tail, per_seq * b, per_gpu * b, *own)
 
 
 def _csv(out: IO[str]) -> tuple[Callable[[tuple[Any, ...]], Any], Callable[[], None]]:

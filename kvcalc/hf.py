@@ -274,12 +274,12 @@ def from_hf_dict(cfg: Any, origin: str, path: Path | None = None) -> Model:
     if mla:
         pattern = (pattern or "F").replace("F", "M")
 
-    max_context = r.int("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
+    max_context = r.int("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", default=None)
     rope = cfg.get("rope_scaling") or cfg.get("rope_parameters")
     if isinstance(rope, dict):  # YaRN / dynamic / LongRoPE: the trained context is the original x factor
         factor, original = rope.get("factor"), rope.get("original_max_position_embeddings")
         kind = str(rope.get("rope_type") or rope.get("type") or "")
-        if kind in ("yarn", "dynamic", "longrope") and isinstance(factor, (int, float)) and not isinstance(factor, bool) \
+        if max_context and kind in ("yarn", "dynamic", "longrope") and isinstance(factor, (int, float)) and not isinstance(factor, bool) \
                 and isinstance(original, int) and not isinstance(original, bool) and 0 < factor <= 1024 and 0 < original:
             max_context = max(max_context, min(int(original * factor), MAX_INT))
     name, hf_id = _name_of(top, path)
@@ -292,7 +292,7 @@ def from_hf_dict(cfg: Any, origin: str, path: Path | None = None) -> Model:
         "head_dim": head_dim,
         "hidden_size": hidden,
         "intermediate_size": intermediate,
-        "vocab_size": r.int("vocab_size"),
+        "vocab_size": r.int("vocab_size", default=None),
         "tie_embeddings": r.flag("tie_word_embeddings", default=True),
         "dtype": r.get("torch_dtype", "dtype", default="float32"),
         "max_context": max_context,
@@ -300,8 +300,8 @@ def from_hf_dict(cfg: Any, origin: str, path: Path | None = None) -> Model:
     if hf_id:
         data["hf_id"] = hf_id
         data["source"] = {"url": f"https://huggingface.co/{hf_id}/blob/main/config.json"}
-    elif path is not None:
-        data["source"] = {"url": path.resolve().as_uri()}
+    elif path is not None:  # a file of one's own: no revision to speak of
+        data["source"] = {"url": path.resolve().as_uri(), "revision": "local file"}
     if window is not None:
         data["sliding_window"] = window
     if pattern and pattern not in ("F", "M"):
@@ -326,6 +326,7 @@ def from_hf_dict(cfg: Any, origin: str, path: Path | None = None) -> Model:
         data["notes"] = "; ".join(dict.fromkeys(r.notes))
     from .trusted import trusted_model
 
+    data = {k: v for k, v in data.items() if v is not None}  # an unknown vocabulary or context stays unknown
     model = trusted_model(data)
     if model is None:
         from .config import validate

@@ -24,8 +24,6 @@ from .model import Model, Source
 
 REPO = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$")
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
-# Checkpoint sizes read with a model (name -> (bytes, where from)), for `fit`'s weights.
-WEIGHTS: dict[str, tuple[int, str]] = {}
 
 
 def split(name: str) -> tuple[str, Optional[str]]:
@@ -161,6 +159,12 @@ def _checkpoint_bytes(snapshot: Path) -> Optional[tuple[int, str]]:
 
 def load_repo(name: str, revision: Optional[str] = None) -> Model:
     """The model of a Hugging Face repo id: from the local cache, else downloaded."""
+    return load_repo_checkpoint(name, revision)[0]
+
+
+def load_repo_checkpoint(name: str, revision: Optional[str] = None) -> tuple[Model, Optional[tuple[int, str]]]:
+    """The model of a repo id, and its checkpoint's exact size with how it was read (None: not
+    at hand)."""
     from .hf import load_hf_config
 
     repo, rev = split(name)
@@ -176,7 +180,4 @@ def load_repo(name: str, revision: Optional[str] = None) -> Model:
     model = replace(model, name=canonical, hf_id=canonical,
                     source=Source(url=f"https://huggingface.co/{canonical}/blob/{commit}/config.json", revision=commit,
                                   note=f"{how} ({snapshot / 'config.json'})"))
-    size = _checkpoint_bytes(snapshot)
-    if size is not None:
-        WEIGHTS[model.name] = size
-    return model
+    return model, _checkpoint_bytes(snapshot)

@@ -122,9 +122,9 @@ class Model:
     head_dim: int
     hidden_size: int
     intermediate_size: int
-    vocab_size: int
     dtype: str  # fp32 | fp16 | bf16: the config's torch_dtype
-    max_context: int
+    vocab_size: Optional[int] = None  # None: unknown (a config.json without it): weights need it, the cache does not
+    max_context: Optional[int] = None  # None: unknown (no max_position_embeddings): no context warnings
     aliases: tuple[str, ...] = ()
     hf_id: Optional[str] = None
     source: Optional[Source] = None

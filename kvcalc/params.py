@@ -147,6 +147,8 @@ def count_params(model: Model) -> ParamCount:
             expert_lin.append(0)
         layers.append(attn + norms + total)
         active.append(attn + norms + used)
+    if model.vocab_size is None:
+        raise InputError(f"{model.name}: vocab_size is not in its config, and the weights need it: give --weights-bytes")
     embedding = model.vocab_size * model.hidden_size
     final_norm = 2 * model.hidden_size if model.family in LAYER_NORM else model.hidden_size
     return ParamCount(

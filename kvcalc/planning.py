@@ -11,6 +11,7 @@ from .capacity import (
 )
 from .errors import InputError
 from .dtypes import resolve
+from .formulas import layout_kind
 from .gpus import GPU
 from .model import FULL, Model
 from .report import Column, Report, engine_doc
@@ -90,6 +91,25 @@ def _explain(model: Model, setup: Setup, row: LayoutFit, seq_len: int) -> str:
             f"({unit}, windows and any recurrent state applied); budget // that = {row.max_seqs_per_replica:,} sequences")
 
 
+def _serve_note(model: Model, setup: Setup, budget: int) -> str | None:
+    """Whether plain `vllm serve` (max_model_len = the model's own context) would start on this
+    budget: vLLM refuses to when one request of max_model_len does not fit its pool."""
+    if not setup.engine.sizes_pool or setup.pp > 1 or model.max_context is None:
+        return None
+    from .engines.vllm import estimate_max_model_len, size_pool
+
+    try:
+        pool = size_pool(model, budget, setup.engine, model.max_context, setup.kv_dtype, setup.tp)
+    except InputError:  # a layout vLLM's pool sizing does not model (Mamba hybrids)
+        return None
+    if pool.fits:
+        return None
+    longest = estimate_max_model_len(model, budget, setup.engine, model.max_context, setup.kv_dtype, setup.tp)
+    return (f"NOTE: plain `vllm serve` (max_model_len = {model.name}'s {model.max_context:,}) would refuse to start "
+            f"on this budget: one request of {model.max_context:,} tokens needs {pool.blocks_per_request + pool.null_block:,} "
+            f"blocks and {pool.num_blocks:,} fit; pass --max-model-len {longest:,} or less")
+
+
 def _verdict(model: Model, w: Weights, d: LayoutFit, seq_len: int | None, batch_size: int | None) -> str | None:
     """The answer to `fit --seq S --batch B`, in one line, for the model as published."""
     if seq_len is None or batch_size is None:
@@ -114,8 +134,8 @@ def fit_report(model: Model, setup: Setup, seq_len: int | None, batch_size: int 
     fits = [layout_fit(model, w, setup, lay, heads, seq_len, batch_size) for lay, heads in fit_layouts(model)]
     mha = fits[1]
     rows = []
-    for f in fits:
-        row = asdict(f)
+    for f, (_, heads) in zip(fits, fit_layouts(model)):
+        row = {**asdict(f), "published": heads is None, "layout_kind": layout_kind(model, heads)}
         row["max_seqs_vs_mha"] = (f.max_seqs / mha.max_seqs if mha.max_seqs else None) if f.max_seqs is not None else None
         rows.append(row)
     doc = _setup_doc(model, setup, w)
@@ -147,6 +167,9 @@ def fit_report(model: Model, setup: Setup, seq_len: int | None, batch_size: int 
                 f"sequences of MHA; its KV is {ideal:g}x smaller{why}, and flooring (blocks per GPU, then whole "
                 f"sequences) moves the ratio off {ideal:g}"
             )
+    serve = _serve_note(model, setup, min(st.kv_budget_bytes for st in w.stages)) if doc["weights_fit"] else None
+    if serve:
+        notes.append(serve)
     if setup.tp > model.n_kv_heads and not model.mla:
         notes.append(
             f"tp {setup.tp} > {model.n_kv_heads} KV heads: each GPU holds 1 KV head (each head replicated on "
@@ -162,7 +185,7 @@ def fit_report(model: Model, setup: Setup, seq_len: int | None, batch_size: int 
     d = fits[0]
     if doc["kv_dtype_rule"]:
         notes.append(f"KV dtype {doc['kv_dtype_rule']}")
-    if seq_len is not None and seq_len > model.max_context:
+    if seq_len is not None and model.max_context is not None and seq_len > model.max_context:
         notes.append(f"{seq_len:,} tokens is beyond {model.name}'s trained context of {model.max_context:,} tokens "
                      f"(max_position_embeddings, rope scaling considered): memory may hold it, the model was not trained for it")
     unfit = [f.layout for f in fits if f.fits is False]
@@ -174,7 +197,8 @@ def fit_report(model: Model, setup: Setup, seq_len: int | None, batch_size: int 
             f"{human_rate(setup.gpu.hbm_bandwidth_bytes_per_s)}), at batch {d.decode_batch:,} x {d.decode_seq_len:,} tokens"
             + (" (MoE: experts read = min(n_experts, batch x experts per token))" if model.moe else "")
         )
-    if batch_size is not None and d.max_context is not None and d.max_context > model.max_context:
+    if batch_size is not None and d.max_context is not None and model.max_context is not None \
+            and d.max_context > model.max_context:
         notes.append(f"max context is what memory holds; {model.name} itself is trained for {model.max_context:,} tokens")
     what = " and ".join(x for x in (f"{seq_len:,} tokens" if seq_len else "", f"batch {batch_size:,}" if batch_size else "") if x)
     title = (f"{verdict}\n" if verdict else "") + (f"{model.name} on {setup.n_gpus} x {setup.gpu.name} (tp {setup.tp}, pp {setup.pp}), {what}, "
@@ -188,7 +212,7 @@ PLAN_COLUMNS = [
     Column("n_kv_heads", "KV heads", "int"),
     Column("q_heads_per_kv_head", "Group", "int", optional=True),
     Column("kv_heads_per_gpu", "per GPU", "int"),
-    Column("kv_bytes_per_gpu", "KV/GPU (B, optional=True)", "int"),
+    Column("kv_bytes_per_gpu", "KV/GPU (B)", "int", optional=True),
     Column("kv_human", "KV/GPU", "bytes"),
     Column("fits", "Fits", "bool"),
     Column("max_seqs", "Max seqs", "int"),
@@ -204,7 +228,9 @@ def plan_report(model: Model, setup: Setup, seq_len: int, batch_size: int, weigh
     budget = min(s.kv_budget_bytes for s in w.stages)
     rows = []
     for layout, heads in plan_layouts(model):
-        row: dict[str, Any] = {"layout": layout, "n_kv_heads": heads, "q_heads_per_kv_head": model.n_heads // heads}
+        own = heads == model.n_kv_heads and model.mla is None and set(model.layer_kinds) <= {FULL}  # the model itself
+        row: dict[str, Any] = {"layout": layout, "published": own, "layout_kind": layout_kind(model, None if own else heads),
+                               "n_kv_heads": heads, "q_heads_per_kv_head": model.n_heads // heads}
         try:
             f = layout_fit(model, w, setup, layout, heads, seq_len, batch_size)
         except InputError as err:  # a head count tp cannot shard
@@ -225,6 +251,8 @@ def plan_report(model: Model, setup: Setup, seq_len: int, batch_size: int, weigh
     notes = [_budget_note(setup, w)]
     if weights_bytes is None and w.params is None:
         notes.append("weights not counted: pass --weights-bytes")
+    elif weights_bytes == 0:
+        notes.insert(0, "WEIGHTS COUNTED AS 0 B: the whole usable memory is taken for KV; give --weights-bytes (or MODEL)")
     target = f"{batch_size:,} sequences of {seq_len:,} tokens"
     if min_tokens_per_s is not None:
         target += f" at >= {min_tokens_per_s:g} tokens/s"
@@ -248,9 +276,9 @@ def plan_report(model: Model, setup: Setup, seq_len: int, batch_size: int, weigh
 
 GPU_COLUMNS = [
     Column("name", "GPU"),
-    Column("memory_bytes", "Memory (B, optional=True)", "int"),
+    Column("memory_bytes", "Memory (B)", "int", optional=True),
     Column("memory_human", "Memory", "bytes"),
-    Column("hbm_bandwidth_bytes_per_s", "Bandwidth (B/s, optional=True)", "int"),
+    Column("hbm_bandwidth_bytes_per_s", "Bandwidth (B/s)", "int", optional=True),
     Column("bandwidth_human", "Bandwidth", "rate"),
     Column("aliases", "Also"),
 ]
@@ -276,7 +304,7 @@ def gpus_report(gpus: list[GPU]) -> Report:
 POOL_COLUMNS = [
     Column("layout", "Layout"),
     Column("n_kv_heads", "KV heads", "int"),
-    Column("page_bytes", "Page (B, optional=True)", "int"),
+    Column("page_bytes", "Page (B)", "int", optional=True),
     Column("groups_text", "Groups", optional=True),
     Column("num_blocks", "Blocks", "int"),
     Column("kv_cache_tokens", "Tokens", "int"),
@@ -304,7 +332,8 @@ def pool_report(model: Model, kv_memory: int, engine: Any, max_model_len: int, k
         groups = [{"kind": g.kind, "n_layers": g.n_layers, "page_bytes": g.page_bytes,
                    "blocks_per_request": g.blocks_per_request} for g in pool.groups]
         rows.append({
-            "layout": layout, "n_kv_heads": n_kv, "kv_heads_per_gpu": 0 if latent else kv_heads_per_gpu(n_kv, tp),
+            "layout": layout, "published": heads is None, "layout_kind": layout_kind(model, heads), "n_kv_heads": n_kv,
+            "kv_heads_per_gpu": 0 if latent else kv_heads_per_gpu(n_kv, tp),
             "page_bytes": pool.groups[0].page_bytes, "block_bytes": pool.block_bytes,
             "groups_text": " + ".join(f"{g.n_layers} {g.kind}" for g in pool.groups),
             "groups": groups, "num_blocks": pool.num_blocks, "kv_cache_tokens": pool.kv_cache_tokens,
@@ -323,8 +352,10 @@ def pool_report(model: Model, kv_memory: int, engine: Any, max_model_len: int, k
         f"a request of {max_model_len:,} tokens takes "
         + " + ".join(f"{g.blocks_per_request:,}" for g in pool.groups)
         + f" blocks; maximum concurrency = {pool.num_blocks:,} / {pool.blocks_per_request:,} = "
-        f"{pool.max_concurrency:.2f}x; KV cache size = int({pool.max_concurrency:.6g} x {max_model_len:,}) = "
-        f"{pool.kv_cache_tokens:,} tokens",
+        f"{pool.max_concurrency:.2f}x; KV cache size = "
+        + (f"{pool.num_blocks:,} // {len(pool.groups)} groups x {pool.block_size} = " if pool.tokens_rule == "blocks"
+           else f"int({pool.max_concurrency:.6g} x {max_model_len:,}) = ")
+        + f"{pool.kv_cache_tokens:,} tokens",
     ]
     if any(g.kind == "sliding" for g in pool.groups):
         notes.append(f"sliding layers reserve window - 1 + {engine.in_flight_tokens:,} tokens in flight "

@@ -60,39 +60,53 @@ def _looks_like_path(name: str) -> bool:
         return False
 
 
+GGUF_TENSORS = "the GGUF's tensor table"  # how a GGUF's weights were read
+
+
 def load_model(name: str | Path, revision: str | None = None) -> Model:
     """A model by shipped name, alias or Hugging Face id (any case), or from a YAML, config.json
     or GGUF path; any other Hugging Face repo id from the local HF cache or the Hub (kvcalc.hub),
     at `revision` (or ORG/NAME@REVISION) when given."""
+    return load_with_checkpoint(name, revision)[0]
+
+
+def load_with_checkpoint(name: str | Path, revision: str | None = None) -> tuple[Model, tuple[int, str] | None]:
+    """The model (as load_model finds it) and, for a repo id whose checkpoint index is at hand,
+    the checkpoint's exact size and how it was read (None otherwise)."""
     text = str(name)
     if revision is not None or ("@" in text and "/" in text and not _looks_like_path(text)):
-        from .hub import load_repo, looks_like_repo
+        from .hub import load_repo_checkpoint, looks_like_repo
 
         if looks_like_repo(text):
-            return load_repo(text, revision)
+            return load_repo_checkpoint(text, revision)
+    return _load_model(name, text)
+
+
+def _load_model(name: str | Path, text: str) -> tuple[Model, tuple[int, str] | None]:
     if isinstance(name, Path) or _looks_like_path(text):
         path = Path(text)
         if path.suffix == ".json":
             from .hf import load_hf_config
 
-            return load_hf_config(path)
+            return load_hf_config(path), None
         if path.suffix == ".gguf":
-            from .gguf import load_gguf
+            from .gguf import from_gguf
 
-            return load_gguf(path)
-        return load_yaml(path)
+            model, weights = from_gguf(path)
+            return model, (weights, GGUF_TENSORS)
+        return load_yaml(path), None
     key = _key(text)
     plain = key and len(key) <= 200 and "/" not in key and "\\" not in key and "\0" not in key and not key.startswith(".")
     direct = configs_dir() / f"{key}.yaml"  # the fast path: a shipped model's file is named after it
     if plain and direct.is_file():  # a name never reaches outside configs/
-        return load_shipped(direct)
+        return load_shipped(direct), None
     for model in load_all():
         if key in (_key(n) for n in model.names):
-            return model
-    from .hub import load_repo, looks_like_repo
+            return model, None
+    from .hub import load_repo_checkpoint, looks_like_repo
 
     if looks_like_repo(text):
-        return load_repo(text)
+        return load_repo_checkpoint(text)
     raise ConfigError(_unknown(text))
 
 

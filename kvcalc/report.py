@@ -82,7 +82,7 @@ VARIANT_COLUMNS = [
     Column("n_kv_heads", "KV heads", "int"),
     Column("q_heads_per_kv_head", "Q/KV", "int", optional=True),
     Column("bytes_per_token", "Bytes/token", "int", optional=True),
-    Column("kv_cache_bytes", "KV cache (B)", "int"),
+    Column("kv_cache_bytes", "KV cache (B)", "int"),  # to the byte, at any width
     Column("kv_cache_human", "KV cache", "bytes"),
     Column("ratio_vs_mha", "Share", "ratio"),
     Column("saving", "Saving vs MHA", "saving", optional=True),
@@ -136,15 +136,19 @@ def calc_report(
                     v_dtype=v_dtype)
     published, mha = rows[0], rows[1]
     vrows = [_variant_row(c, mha, model.n_heads) for c in rows]
-    from .formulas import published_label
+    from .formulas import layout_kind, published_label
 
     vrows[0]["layout"] = published_label(model)
-    for i, r in enumerate(vrows):
+    for i, (r, c) in enumerate(zip(vrows, rows)):
         r["published"] = i == 0
+        r["layout_kind"] = layout_kind(model, None if i == 0 else c.n_kv_heads)
     display = [dict(r) for r in vrows]
     for r in display:
         r["kv_cache_human"] = r["kv_cache_bytes"]
         r["saving"] = r["ratio_vs_mha"]
+        r["cache_human"] = r["cache_bytes"]
+    if model.mla is not None:  # one latent, not n_heads KV heads
+        display[0]["n_kv_heads"] = display[0]["q_heads_per_kv_head"] = "latent"
 
     notes = [f"per sequence: {_layer_split(published)}"]
     rule = eng.dtype_rule(model) if str(kv_dtype).strip().lower() == "auto" and v_dtype in (None, "auto") else None
@@ -217,7 +221,10 @@ def calc_report(
         f"{model.name}: KV cache for {seq_len:,} tokens x batch {batch_size}, "
         f"{published.kv_dtype}, engine {eng.label}"
     )
-    return Report(title, VARIANT_COLUMNS, display, document, notes)
+    columns = VARIANT_COLUMNS
+    if published.state is not None:  # the recurrent state is part of the cache: shown, not only in a note
+        columns = [*columns[:-2], Column("cache_human", "KV + state", "bytes"), *columns[-2:]]
+    return Report(title, columns, display, document, notes)
 
 
 def _state_note(c: KVCache) -> str:
@@ -250,7 +257,7 @@ def _cell(value: Any, kind: str, units: str) -> str:
     if kind == "bool":
         return "yes" if value else "no"
     if kind == "int":
-        return f"{value:,}"
+        return f"{value:,}" if isinstance(value, int) else str(value)  # "latent": an MLA model's KV heads
     if kind == "bytes":
         return human_bytes(value, units)
     if kind == "ratio":
@@ -342,14 +349,37 @@ def to_markdown(report: Report, units: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+NUMERIC = ("int", "bytes", "ratio", "factor", "tps", "rate")
+
+
+def _widths(report: Report, columns: list[Column], units: str, width: int | None,
+            wrap: bool = True) -> list[int] | None:
+    """Each column's width in a table of `width` characters (None: no room, or no limit): a
+    number whole, a text at its longest line if there is room, else (wrap) narrowed, widest
+    first, down to its longest word; borders and padding take 3 a column, plus 1."""
+    if width is None:
+        return None
+    cells = [[c.header, *(_cell(r.get(c.key), c.kind, units) for r in report.rows)] for c in columns]
+    most = [max(len(x) for x in texts) for texts in cells]
+    least = [m if c.kind in NUMERIC else max(len(w) for x in texts for w in x.split() or [""])
+             for c, m, texts in zip(columns, most, cells)]
+    room = width - 3 * len(columns) - 1
+    if sum(least if wrap else most) > room:
+        return None
+    widths = list(most)
+    while sum(widths) > room:  # narrow the widest text that can still give
+        i = max((j for j in range(len(widths)) if widths[j] > least[j]), key=lambda j: widths[j])
+        widths[i] -= 1
+    return widths
+
+
 def fitting_columns(report: Report, units: str, width: int | None) -> list[Column]:
-    """The columns a table of `width` characters shows whole: optional ones are left out, last
-    first, until the widest cells fit (rich would otherwise cut numbers with an ellipsis)."""
-    cells = {c.key: max([len(c.header)] + [len(_cell(r.get(c.key), c.kind, units)) for r in report.rows]) for c in report.columns}
+    """The columns a table of `width` characters shows whole: optional ones are left out, first
+    first, until every number and every word fits (rich would otherwise cut them)."""
     columns = list(report.columns)
-    while width is not None and sum(cells[c.key] + 3 for c in columns) + 1 > width:
-        optional = [c for c in columns if c.optional]
-        if not optional:
+    while width is not None and _widths(report, columns, units, width, wrap=False) is None:
+        optional = [c for c in columns if c.optional]  # first the optional columns make room,
+        if not optional:  # then texts wrap between words
             break
         columns.remove(optional[0])
     return columns
@@ -364,21 +394,27 @@ def printable(text: str) -> str:
     return escape("".join(c if c.isprintable() or c == "\n" else repr(c)[1:-1] for c in str(text)))
 
 
+def _table(report: Report, columns: list[Column], units: str, ascii_only: bool, width: int | None) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=printable(report.title), title_justify="left", caption_justify="left",
+                  box=box.ASCII if ascii_only else box.HEAVY_HEAD)
+    widths = _widths(report, columns, units, width) or [None] * len(columns)
+    for c, w in zip(columns, widths):
+        numeric = c.kind in NUMERIC
+        table.add_column(c.header, justify="right" if numeric else "left", no_wrap=numeric, overflow="fold",
+                         width=w)  # a text wraps between words, never inside one
+    for row in report.rows:
+        table.add_row(*(printable(_cell(row.get(c.key), c.kind, units)) for c in columns))
+    return table
+
+
 def to_table(report: Report, units: str, width: int | None = None, ascii_only: bool = False) -> Any:
     """A rich Table (with its notes as a caption) ready to print; at `width` (a terminal's),
     optional columns make room, and a number that still does not fit folds, never cut."""
-    from rich.table import Table
-
-    from rich import box
-
     columns = fitting_columns(report, units, width)
-    table = Table(title=printable(report.title), title_justify="left", caption_justify="left",
-                  box=box.ASCII if ascii_only else box.HEAVY_HEAD)
-    for c in columns:
-        numeric = c.kind in ("int", "bytes", "ratio", "factor", "tps", "rate")
-        table.add_column(c.header, justify="right" if numeric else "left", no_wrap=numeric, overflow="fold")
-    for row in report.rows:
-        table.add_row(*(printable(_cell(row.get(c.key), c.kind, units)) for c in columns))
+    table = _table(report, columns, units, ascii_only, width)
     notes = list(report.notes)
     if len(columns) < len(report.columns):
         hidden = ", ".join(c.header for c in report.columns if c not in columns)
@@ -427,27 +463,26 @@ def stdout_console(pipe_width: int = 200) -> Any:
     return console
 
 
-WIDE = False  # --wide: every column, whatever the terminal's width
-
-
-def show(console: Any, renderable: Any) -> None:
+def show(console: Any, renderable: Any, wide: bool = False) -> None:
     """Print a rich renderable: to a terminal as rich does; to a pipe or file as plain lines
     with no trailing spaces (and, with --wide, at the table's natural width)."""
     import sys
 
-    if console.is_terminal and not WIDE:
+    if console.is_terminal and not wide:
         console.print(renderable)
         return
     from rich.console import Console
 
     buf = io.StringIO()
-    Console(file=buf, width=100_000 if WIDE else console.width, no_color=True, color_system=None,
+    Console(file=buf, width=100_000 if wide else console.width, no_color=True, color_system=None,
             force_terminal=False, legacy_windows=False).print(renderable)
     sys.stdout.write("".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines()))
 
 
-def emit(report: Report, fmt: str | None = "table", units: str = "iec", output: str | None = None) -> None:
-    """Print the report to stdout, or write it whole to output (format None: by its extension)."""
+def emit(report: Report, fmt: str | None = "table", units: str = "iec", output: str | None = None,
+         wide: bool = False) -> None:
+    """Print the report to stdout, or write it whole to output (format None: by its extension);
+    wide: every column, whatever the terminal's width."""
     fmt = output_format(fmt, output)
     units = check_choice(units, UNITS, "--units")
     if output:
@@ -457,7 +492,7 @@ def emit(report: Report, fmt: str | None = "table", units: str = "iec", output: 
         return
     if fmt == "table":
         console = stdout_console()
-        show(console, to_table(report, units, None if WIDE else console.width, ascii_only=not utf8(console)))
+        show(console, to_table(report, units, None if wide else console.width, ascii_only=not utf8(console)), wide)
         return
     import sys
 

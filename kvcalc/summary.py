@@ -30,7 +30,7 @@ def layout_summary(model: Model) -> str:
     if set(kinds) <= {"F", "M"}:
         return kind
     parts = []
-    for letter in ("S", "F", "M", "N"):
+    for letter in ("S", "F", "M", "R", "N"):
         n = kinds.count(letter)
         if n:
             label = LAYER_KINDS[letter] + (f" ({model.sliding_window})" if letter == "S" else "")
@@ -57,7 +57,8 @@ def models_report(models: Iterable[Model], kv_dtype: str = "auto") -> Report:
                 "hf_id": m.hf_id,
             }
         )
-    return Report("Shipped models (bytes per token: all layers, K + V)", LIST_COLUMNS, rows, {"models": rows})
+    shown = [dict(r, n_kv_heads="latent" if r["attention"].startswith("MLA") else r["n_kv_heads"]) for r in rows]
+    return Report("Shipped models (bytes per token: all layers, K + V)", LIST_COLUMNS, shown, {"models": rows})
 
 
 def to_yaml(model: Model, header: str = "") -> str:
@@ -68,12 +69,33 @@ def to_yaml(model: Model, header: str = "") -> str:
     return header + body
 
 
+def _flat(doc: dict, prefix: str = "") -> list[tuple[str, object]]:
+    """(field, value) pairs of a nested config, blocks as mla.kv_lora_rank."""
+    out: list[tuple[str, object]] = []
+    for k, v in doc.items():
+        if isinstance(v, dict):
+            out += _flat(v, f"{prefix}{k}.")
+        else:
+            out.append((f"{prefix}{k}", ",".join(map(str, v)) if isinstance(v, list) else v))
+    return out
+
+
 def show_text(model: Model, fmt: str = "yaml") -> str:
-    fmt = check_choice(fmt, ("yaml", "json"), "--format")
+    fmt = check_choice(fmt, ("yaml", "json", "csv", "markdown"), "--format")
+    doc = model.to_dict()
+    doc["layer_kinds"] = model.layer_kinds
     if fmt == "json":
-        doc = model.to_dict()
-        doc["layer_kinds"] = model.layer_kinds
         return json.dumps(doc, indent=2) + "\n"
+    if fmt == "csv":  # one field a row
+        import csv
+        import io
+
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerows([("field", "value"), *_flat(doc)])
+        return buf.getvalue()
+    if fmt == "markdown":
+        return "| field | value |\n|---|---|\n" + "".join(f"| {k} | {v} |\n" for k, v in _flat(doc))
     header = f"# {model.name}: {layout_summary(model)}; layer kinds: {model.layer_kinds}\n"
     return to_yaml(model, header)
 

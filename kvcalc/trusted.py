@@ -19,8 +19,7 @@ _TOP = {
     "tie_embeddings": bool, "dtype": str, "max_context": int, "sliding_window": int, "layer_pattern": str,
     "mla": dict, "moe": dict, "ssm": dict, "quantization": dict, "notes": str,
 }
-_REQUIRED = {"name", "n_layers", "n_heads", "n_kv_heads", "head_dim", "hidden_size", "intermediate_size",
-             "vocab_size", "dtype", "max_context"}
+_REQUIRED = {"name", "n_layers", "n_heads", "n_kv_heads", "head_dim", "hidden_size", "intermediate_size", "dtype"}
 _BLOCKS = {
     "source": ({"url": str, "revision": str, "note": str}, {"url"}),
     "mla": ({"kv_lora_rank": int, "qk_rope_head_dim": int, "qk_nope_head_dim": int, "v_head_dim": int,

@@ -62,7 +62,9 @@ def test_other_formats_carry_the_same_rows(fmt):
     ref, out = io.StringIO(), io.StringIO()
     write(g, "csv", ref)
     write(g, fmt, out)
-    expected = [{k: (int(v) if v.isdigit() else v) for k, v in r.items()} for r in csv.DictReader(io.StringIO(ref.getvalue()))]
+    bools = {"True": True, "False": False}
+    expected = [{k: (int(v) if v.isdigit() else bools.get(v, v)) for k, v in r.items()}
+                for r in csv.DictReader(io.StringIO(ref.getvalue()))]
     text = out.getvalue()
     if fmt == "json":
         doc = json.loads(text)

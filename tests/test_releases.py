@@ -38,8 +38,8 @@ def test_gpt_oss_120b_on_vllm_0_10_1_1_is_what_its_log_printed(run_cli):
     # full: 16,384 / 16 = 1,024 blocks; sliding: cdiv(127 + 2,048, 16) + 1 = 137 (0.10.1.1), cdiv(127 + 4,096, 16) + 1 = 265
     assert round(old["max_concurrency"], 2) == 284.25 == round(330_010 / (1024 + 137), 2)
     assert round(new["max_concurrency"], 2) == 256.02 == round(330_010 / (1024 + 265), 2)
-    assert (old["engine_version"], old["rules_version"]) == ("0.10.1.1", "0.10.0")
-    assert (new["engine_version"], new["rules_version"]) == ("0.32.0", "0.26.0")
+    assert (old["engine_version"], old["rules_version"]) == ("0.10.1.1", "0.9.1")
+    assert (new["engine_version"], new["rules_version"]) == ("0.32.0", "0.30.0")
 
 
 def test_deepseek_v3_on_llama_cpp_b5331_keeps_a_v_row(run_cli):
@@ -112,7 +112,7 @@ def test_a_pre_mla_deepseek_gguf_is_cached_per_head(tmp_path, run_cli):
 
 def test_versions_as_users_write_them():
     assert get_engine("Exact").name == "exact" and get_engine(" VLLM@0.10 ").version == "0.10"
-    assert get_engine("vllm@0.10").rules_version == "0.10.0"
+    assert get_engine("vllm@0.10").rules_version == "0.9.1" and get_engine("vllm@0.8.5").hybrid is False
     assert get_engine("llama.cpp@5331").version == get_engine("llama.cpp@b5331").version == "b5331"
     assert get_engine("transformers@4.57.6").name == "hf" and get_engine("hf@4.57.6").mla_cache == "per_head"
     assert get_engine("vllm").version == "0.32.0" and get_engine("vllm").warning is None
@@ -121,8 +121,8 @@ def test_versions_as_users_write_them():
 def test_newer_is_a_warning_older_an_error(run_cli):
     code, _, err = run_cli("llama3-8b", "--seq", "4k", "--engine", "vllm@9.1")
     assert code == 0 and "vLLM 9.1 is newer than the newest release kvcalc was checked against (0.32.0)" in err
-    code, _, err = run_cli("llama3-8b", "--seq", "4k", "--engine", "vllm@0.8.5")
-    assert code == 2 and "covers vLLM 0.10.0 to 0.32.0" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli("llama3-8b", "--seq", "4k", "--engine", "vllm@0.7.3")
+    assert code == 2 and "covers vLLM 0.8.4 to 0.32.0" in err and len(err.strip().splitlines()) == 1
     for bad in ("vllm@", "vllm@x.y", "llama.cpp@main", "exact@1.0"):
         code, _, err = run_cli("llama3-8b", "--seq", "4k", "--engine", bad)
         assert code == 2 and err.startswith("kvcalc: error:"), bad
@@ -144,7 +144,9 @@ def test_kvcalc_engines_lists_every_era_with_its_source(run_cli):
     doc, _ = _json(run_cli, "engines")
     by = {r["engine"]: r for r in doc["runtimes"]}
     assert set(by) == {"hf", "vllm", "llama.cpp", "llama-cpp-python"}
-    assert [e["since"] for e in by["vllm"]["eras"]][:1] == ["0.10.0"] and by["vllm"]["newest"] == "0.32.0"
+    assert [e["since"] for e in by["vllm"]["eras"]][:1] == ["0.8.4"] and by["vllm"]["newest"] == "0.32.0"
+    vllm = {e["since"]: e["source"] for e in by["vllm"]["eras"]}
+    assert {"0.9.1", "0.11.0", "0.20.1", "0.26.0", "0.29.0"} <= set(vllm)
     assert all(e["source"] for r in doc["runtimes"] for e in r["eras"])
     builds = {e["since"]: e["source"] for e in by["llama.cpp"]["eras"]}
     for build, pr in (("b2871", "7257"), ("b5137", "12801"), ("b5429", "13194"), ("b6868", "16812"),

