@@ -28,10 +28,11 @@ from .conftest import HF
 
 HERE = Path(__file__).resolve().parents[1] / "conformance" / "vllm"
 GOLDENS = json.loads((HERE / "goldens.json").read_text())
-LEGACY = {"0.10.1.1": json.loads((HERE / "goldens-0.10.1.1.json").read_text())}
+LEGACY = {v: json.loads((HERE / f"goldens-{name}.json").read_text()) for v, name in (("0.10.1.1", "0.10.1.1"),
+                                                                                     ("0.8.5", "0.8.5-v1"))}
 ROWS = GOLDENS["rows"]
 RELEASE_ROWS = [(GOLDENS["vllm_version"], r) for r in ROWS] + [
-    (v, r) for v, doc in LEGACY.items() for r in doc["rows"] + doc.get("extra", [])]
+    (v, r) for v, doc in LEGACY.items() for r in doc["rows"] + doc.get("extra", []) if "error" not in r]
 SPECS = {"FullAttentionSpec": "full", "SlidingWindowSpec": "sliding", "MLAAttentionSpec": "mla"}
 TORCH = {"float16": "fp16", "bfloat16": "bf16", "float32": "fp32", "uint8": "fp8"}
 

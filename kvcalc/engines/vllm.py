@@ -126,8 +126,10 @@ class Vllm(Engine):
         return f"auto = {model.dtype}: vLLM serves the checkpoint's own dtype and caches KV in it"
 
     def layer_kinds(self, model: Model) -> str:
-        """Before the hybrid KV-cache manager (0.9.1), sliding layers were cached as full layers."""
-        return model.layer_kinds if self.hybrid else model.layer_kinds.replace(SLIDING, FULL)
+        """Before the hybrid KV-cache manager (0.9.1), sliding layers beside full ones were cached
+        as full layers (a model of sliding layers only kept its window)."""
+        kinds = model.layer_kinds
+        return kinds if self.hybrid or FULL not in kinds else kinds.replace(SLIDING, FULL)
 
     @property
     def in_flight_tokens(self) -> int:
