@@ -191,7 +191,7 @@ def kv_cache(
     _check_positive(seq_len, "seq_len")
     _check_positive(batch_size, "batch_size")
     _check_positive(block_size, "block_size")
-    eng = get_engine(engine, block_size)
+    eng = get_engine(engine, block_size).for_model(model)
     if n_kv_heads is not None:
         check_kv_heads(model, n_kv_heads)
     dtype = kv_dtype if isinstance(kv_dtype, KVDType) else resolve(kv_dtype, eng.serving_dtype(model))

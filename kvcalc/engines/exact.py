@@ -133,6 +133,10 @@ class Engine:
         expands them to every query head)."""
         return model.n_kv_heads
 
+    def for_model(self, model: Model) -> "Engine":
+        """This engine as its runtime runs `model` (a runtime may force a setting off for it)."""
+        return self
+
     def notes(self, model: Model, cache: Any, exact: Any) -> list[str]:
         """Why this engine's cache differs from the exact one, rule by rule (none for exact)."""
         return []

@@ -50,13 +50,19 @@ RUNTIME = Runtime("llama.cpp", "llama.cpp", "build", checked=("b4875", "b5308", 
                  "flash attention off by default; DeepSeek GGUFs cache K and V per head",
         f"{_PR}7257 (614d3b914), llama.cpp: llama_new_context_with_model",
         {"ctx_pad": "fa", "streams": False, "swa_cache": "none", "mla": "per_head", "fa_default": "off",
-         "server_slots": "one", "log": "llama_new_context_with_model: KV self"}),
+         "server_slots": "one", "log": "llama_new_context_with_model: KV self", "fa_needs_equal_heads": True,
+         "hybrid_split": False, "recurrent_log": "seqs"}),
     Era("b4463", "the KV log line's prefix becomes llama_init_from_model", f"{_PR}11110 (afa8a9ec9)",
         {"log": "llama_init_from_model: KV self"}),
     Era("b4881", "the KV log line's prefix becomes llama_context", f"{_PR}12181 (e0dbec0bc), src/llama-context.cpp",
         {"log": "llama_context: KV self"}),
+    Era("b4987", "flash attention no longer forced off where K and V head sizes differ (a pre-MLA DeepSeek GGUF)",
+        f"{_PR}12612 (b4ae50810), src/llama-context.cpp", {"fa_needs_equal_heads": False}),
     Era("b5137", "DeepSeek MLA: K row of kv_lora_rank + rope (576) and V row of kv_lora_rank (512) a token "
-                 "(GGUFs with key_length_mla)", f"{_PR}12801 (daa422881), src/llama-model.cpp", {"mla": "k_v"}),
+                 "(GGUFs with key_length_mla); flash attention forced off for DeepSeek2",
+        f"{_PR}12801 (daa422881), src/llama-model.cpp", {"mla": "k_v", "fa_off_mla": True}),
+    Era("b5149", "flash attention allowed with MLA", f"{_PR}12953 (2f74c354c), src/llama-context.cpp",
+        {"fa_off_mla": False}),
     Era("b5262", "the KV log line moves to llama_kv_cache_unified", f"{_PR}12799 (c642bc014), src/llama-kv-cache.cpp",
         {"log": "llama_kv_cache_unified: KV self"}),
     Era("b5429", "a separate sliding-window cache of min(n_ctx, pad(n_swa x n_seq_max + n_batch)) cells (kvcalc "
@@ -89,6 +95,14 @@ RUNTIME = Runtime("llama.cpp", "llama.cpp", "build", checked=("b4875", "b5308", 
         f"{_PR}17997 (7b1db3d3b), common/arg.cpp", {"server_slots": "auto"}),
     Era("b7832", "MLA caches no V row (V is a view of K): 576 elements a token",
         f"{_PR}19067 (d9c6ce46f), src/llama-kv-cache.cpp", {"mla": "k"}),
+    Era("b8025", "a hybrid (Mamba + attention) model's attention cache is n_ctx_seq cells a stream (it was the "
+                 "whole n_ctx in every stream)", f"{_PR}19559 (bb96bfd36), src/llama-model.cpp create_memory",
+        {"hybrid_split": True}),
+    Era("b9180", "the recurrent state's log line counts rs_seq", f"{_PR}22673 (255582687), "
+                 "src/llama-memory-recurrent.cpp", {"recurrent_log": "rs_seq"}),
+    Era("b11312", "the recurrent state's log line adds its P state (first seen in b11312, the build checked; the "
+                  "PR that added it was not located)", "src/llama-memory-recurrent.cpp (0c1e57098)",
+        {"recurrent_log": "rs_seq_p"}),
 ))
 
 # llama-cpp-python release -> the llama.cpp build its sdist vendors (CHANGELOG.md and the
@@ -137,6 +151,11 @@ class LlamaCpp(Engine):
     swa_cache: str = rule("streams")  # none | batch | ubatch | streams
     mla: str = rule("k")  # per_head | k_v | k
     log: str = rule("llama_kv_cache: size streams")  # the KV log line: prefix, then its shape
+    fa_needs_equal_heads: bool = rule(False)  # flash attention forced off where K and V head sizes differ
+    fa_off_mla: bool = rule(False)  # flash attention forced off for DeepSeek2 (MLA)
+    hybrid_split: bool = rule(True)  # a Mamba hybrid's attention cells split per stream (else n_ctx each)
+    recurrent_log: str = rule("rs_seq_p")  # the recurrent line: seqs | rs_seq | rs_seq_p
+    whole_ctx: bool = False  # this model's attention cache is the whole n_ctx in every stream (for_model)
 
     @classmethod
     def runtime_of(cls, name: str) -> Runtime:
@@ -167,7 +186,9 @@ class LlamaCpp(Engine):
                              f"--flash-attn on or off")
         fields = {"ctx_pad": rules["ctx_pad"], "streams_split": rules["streams"],
                   "stream_split": rules.get("stream_split", "ceil"), "swa_cache": rules["swa_cache"],
-                  "mla": rules["mla"], "log": rules["log"]}
+                  "mla": rules["mla"], "log": rules["log"], "fa_needs_equal_heads": rules["fa_needs_equal_heads"],
+                  "fa_off_mla": rules.get("fa_off_mla", False), "hybrid_split": rules["hybrid_split"],
+                  "recurrent_log": rules["recurrent_log"]}
         return cls(name=name, version=version, rules_version=era.since, warning=release.warning,
                    **{**defaults, **fields, **options})
 
@@ -188,9 +209,25 @@ class LlamaCpp(Engine):
             return 32 if self.flash_attn == "off" else CELL_PAD
         return CELL_PAD if self.ctx_pad == "256" else 1
 
+    def for_model(self, model: Model) -> "LlamaCpp":
+        """This engine as llama.cpp runs `model`: flash attention forced off where the build does
+        (K and V head sizes that differ, before b4987; DeepSeek2 in b5137-b5148), and a Mamba
+        hybrid's attention cache the whole n_ctx in every stream before b8025."""
+        from dataclasses import replace
+
+        eng = self
+        if self.flash_attn != "off" and model.mla is not None:
+            per_head = model.mla.gguf_per_head or self.mla == "per_head"
+            unequal = per_head and model.mla.qk_nope_head_dim + model.mla.qk_rope_head_dim != model.mla.v_head_dim
+            if (self.fa_needs_equal_heads and unequal) or (self.fa_off_mla and not per_head):
+                eng = replace(eng, flash_attn="off")
+        if not self.hybrid_split and RECURRENT in model.layer_kinds:
+            eng = replace(eng, whole_ctx=True)
+        return eng
+
     def cells_per_stream(self, n_ctx: int) -> int:
         """n_ctx_seq: the context padded, split per stream (and padded again)."""
-        streams = self.streams()
+        streams = 1 if self.whole_ctx else self.streams()
         if self.ctx_pad == "256":
             n_ctx = pad(n_ctx)
             if streams == 1:
@@ -265,7 +302,7 @@ class LlamaCpp(Engine):
         if model.mla is not None and not per_head and k_dtype.name != v_dtype.name:
             raise InputError(f"llama.cpp: {model.name} (MLA) does not support different K ({ggml_name(k_dtype.name)}) "
                              f"and V ({ggml_name(v_dtype.name)}) cache types")
-        if v_dtype.group_size and self.flash_attn == "off" and (model.mla is None or per_head or self.mla == "k_v"):
+        if v_dtype.group_size and self.flash_attn == "off":  # MLA too, though its V is a view of K
             raise InputError(f"llama.cpp: a quantized V cache ({v_dtype.name}) requires flash attention "
                              f"(--flash-attn on or auto)")
         kinds = self.layer_kinds(model)
@@ -312,9 +349,12 @@ def log_document(c: Any, eng: "LlamaCpp") -> dict[str, Any]:
     if c.state is not None:
         r, s_ = (t[3] for t in c.state.tensors)
         slots = max(1, eng.n_parallel)
+        seqs = {"seqs": f"{slots:2d} seqs", "rs_seq": f"{slots:2d} seqs  0 rs_seq",
+                "rs_seq_p": f"{slots:2d} seqs  0 rs_seq"}[eng.recurrent_log]
+        p_state = f", P (f32): {_mib(0)} MiB" if eng.recurrent_log == "rs_seq_p" else ""
         lines.append(f"llama_memory_recurrent: size = {_mib(c.state_bytes)} MiB ({slots:6d} cells, "
-                     f"{len(c.layer_kinds):3d} layers, {slots:2d} seqs  0 rs_seq), R (f32): {_mib(c.state.n_layers * r)} MiB, "
-                     f"S (f32): {_mib(c.state.n_layers * s_)} MiB, P (f32): {_mib(0)} MiB")
+                     f"{len(c.layer_kinds):3d} layers, {seqs}), R (f32): {_mib(c.state.n_layers * r)} MiB, "
+                     f"S (f32): {_mib(c.state.n_layers * s_)} MiB{p_state}")
     return {"cells": cells, "swa_cells": swa_cells, "n_parallel": eng.n_parallel, "kv_unified": eng.kv_unified,
             "swa_full": eng.swa_full, "n_ubatch": eng.n_ubatch, "flash_attn": eng.flash_attn, "log": lines}
 
