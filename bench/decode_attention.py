@@ -17,10 +17,10 @@ import statistics
 import sys
 import time
 
-from kvcalc.formulas import variant_heads
-from kvcalc.gpus import find_gpu, load_catalog
-from kvcalc.registry import load_model
-from kvcalc.units import parse_size_list
+from kvcalc.core.formulas import variant_heads
+from kvcalc.planning.gpus import find_gpu, load_catalog
+from kvcalc.models.registry import load_model
+from kvcalc.output.units import parse_size_list
 
 
 def detect_gpu(torch):  # type: ignore[no-untyped-def]

@@ -14,36 +14,36 @@ __version__ = "0.1.0"
 
 # The public API, imported on first use so that `import kvcalc` (and the CLI's --help) stays fast.
 _API = {
-    "load_model": "kvcalc.registry",
-    "load_all": "kvcalc.registry",
-    "kv_cache": "kvcalc.formulas",
-    "variants": "kvcalc.formulas",
-    "kv_bytes_per_token": "kvcalc.formulas",
-    "KVCache": "kvcalc.formulas",
-    "Model": "kvcalc.model",
-    "ModelConfig": "kvcalc.config",
-    "load_yaml": "kvcalc.config",
-    "load_hf_config": "kvcalc.hf",
+    "load_model": "kvcalc.models.registry",
+    "load_all": "kvcalc.models.registry",
+    "kv_cache": "kvcalc.core.formulas",
+    "variants": "kvcalc.core.formulas",
+    "kv_bytes_per_token": "kvcalc.core.formulas",
+    "KVCache": "kvcalc.core.formulas",
+    "Model": "kvcalc.models.model",
+    "ModelConfig": "kvcalc.models.config",
+    "load_yaml": "kvcalc.models.config",
+    "load_hf_config": "kvcalc.models.hf",
     "KvcalcError": "kvcalc.errors",
     "ConfigError": "kvcalc.errors",
-    "count_params": "kvcalc.params",
-    "find_gpu": "kvcalc.gpus",
-    "load_catalog": "kvcalc.gpus",
-    "make_setup": "kvcalc.capacity",
-    "weights": "kvcalc.capacity",
-    "layout_fit": "kvcalc.capacity",
+    "count_params": "kvcalc.models.params",
+    "find_gpu": "kvcalc.planning.gpus",
+    "load_catalog": "kvcalc.planning.gpus",
+    "make_setup": "kvcalc.planning.capacity",
+    "weights": "kvcalc.planning.capacity",
+    "layout_fit": "kvcalc.planning.capacity",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .config import ModelConfig, load_yaml
-    from .model import Model
+    from .models.config import ModelConfig, load_yaml
+    from .models.model import Model
     from .errors import ConfigError, KvcalcError
-    from .formulas import KVCache, kv_bytes_per_token, kv_cache, variants
-    from .hf import load_hf_config
-    from .registry import load_all, load_model
-    from .params import count_params
-    from .gpus import find_gpu, load_catalog
-    from .capacity import layout_fit, make_setup, weights
+    from .core.formulas import KVCache, kv_bytes_per_token, kv_cache, variants
+    from .models.hf import load_hf_config
+    from .models.registry import load_all, load_model
+    from .models.params import count_params
+    from .planning.gpus import find_gpu, load_catalog
+    from .planning.capacity import layout_fit, make_setup, weights
 
 
 def __getattr__(name: str) -> Any:

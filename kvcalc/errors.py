@@ -15,3 +15,9 @@ class InputError(KvcalcError):
 
 class MeasureError(KvcalcError):
     """Measuring could not run (torch missing, no CUDA device, ...)."""
+
+
+def one_line(text: str) -> str:
+    """A message as one line: newlines and control characters written as Python escapes, so a
+    file name cannot forge more `kvcalc: error:` lines or reach the terminal raw."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -11,11 +11,11 @@ import json
 
 import pytest
 
-from kvcalc.capacity import make_setup, weights
-from kvcalc.gpus import find_gpu
-from kvcalc.hf import from_hf_dict
-from kvcalc.quantization import from_config
-from kvcalc.registry import load_model
+from kvcalc.planning.capacity import make_setup, weights
+from kvcalc.planning.gpus import find_gpu
+from kvcalc.models.hf import from_hf_dict
+from kvcalc.models.quantization import from_config
+from kvcalc.models.registry import load_model
 
 from .conftest import HF
 
@@ -224,7 +224,7 @@ def test_the_png_draws_the_published_line_apart_with_k_ticks_and_iec_axis(tmp_pa
     pytest.importorskip("matplotlib")
     import matplotlib.axes
 
-    from kvcalc import chart
+    from kvcalc.planning import chart
 
     calls = []
     real = matplotlib.axes.Axes.plot

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from kvcalc import capacity as c
+from kvcalc.planning import capacity as c
 from kvcalc.errors import InputError
-from kvcalc.gpus import find_gpu
-from kvcalc.planning import fit_report, plan_report
-from kvcalc.registry import load_model
+from kvcalc.planning.gpus import find_gpu
+from kvcalc.planning.reports import fit_report, plan_report
+from kvcalc.models.registry import load_model
 
 H100 = find_gpu("h100-80gb")
 

@@ -6,10 +6,10 @@ import dataclasses
 
 import pytest
 
-from kvcalc.config import MLAConfig, ModelConfig, MoEConfig, Source, SSMConfig, load_yaml, validate
+from kvcalc.models.config import MLAConfig, ModelConfig, MoEConfig, Source, SSMConfig, load_yaml, validate
 from kvcalc.errors import ConfigError
-from kvcalc.model import MLA, SSM, Model, MoE
-from kvcalc.model import Source as SourceData
+from kvcalc.models.model import MLA, SSM, Model, MoE
+from kvcalc.models.model import Source as SourceData
 
 GOOD = """\
 name: tiny

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from kvcalc.config import load_yaml
+from kvcalc.models.config import load_yaml
 from kvcalc.errors import ConfigError
-from kvcalc.hf import load_hf_config
-from kvcalc.registry import load_all, load_model, load_shipped, shipped_files
+from kvcalc.models.hf import load_hf_config
+from kvcalc.models.registry import load_all, load_model, load_shipped, shipped_files
 
 from .conftest import HF
 
@@ -104,10 +104,10 @@ def test_the_wheel_carries_configs(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     code = (
-        "import kvcalc.registry as r, kvcalc.gpus as g; ms = r.load_all(); "
+        "import kvcalc.models.registry as r, kvcalc.planning.gpus as g; ms = r.load_all(); "
         "assert r.configs_dir().is_relative_to(r'%s'), r.configs_dir(); "
         "assert g.CATALOG.is_relative_to(r'%s') and len(g.load_catalog()) == 28; "
-        "import kvcalc.fastpath as f, kvcalc.index as i; assert f.SPEC.is_file() and f.parse(['gpus', '-f', 'json'], f._spec()) is not None; "
+        "import kvcalc.cli.fastpath as f, kvcalc.models.index as i; assert f.SPEC.is_file() and f.parse(['gpus', '-f', 'json'], f._spec()) is not None; "
         "assert i._index(r.configs_dir()) and i._index(g.CATALOG.parent); print(len(ms))" % (target, target)
     )
     out = subprocess.run(

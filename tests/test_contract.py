@@ -42,8 +42,8 @@ def test_every_row_says_published_and_layout_kind(run_cli, args, rows):
 
 
 def test_the_published_row_says_its_kind():
-    from kvcalc.formulas import layout_kind
-    from kvcalc.registry import load_model
+    from kvcalc.core.formulas import layout_kind
+    from kvcalc.models.registry import load_model
 
     assert [layout_kind(load_model(m)) for m in ("llama2-7b", "llama2-70b", "falcon-7b", "deepseek-v3", "jamba-v0.1")] \
         == ["MHA", "GQA", "MQA", "MLA", "hybrid"]
@@ -212,9 +212,9 @@ def test_readme_tour_runs_without_warnings(run_cli, monkeypatch, tmp_path):
 def test_no_module_level_call_state():
     """A call's state (warnings, --wide, the checkpoint read with a model) lives in its Call and
     Result, never in a module global that one call could leak into the next."""
-    import kvcalc.commands
-    import kvcalc.hub
-    import kvcalc.report
+    import kvcalc.cli.commands
+    import kvcalc.models.hub
+    import kvcalc.output.report
 
-    assert not hasattr(kvcalc.commands, "WARNINGS") and not hasattr(kvcalc.report, "WIDE")
-    assert not hasattr(kvcalc.hub, "WEIGHTS")
+    assert not hasattr(kvcalc.cli.commands, "WARNINGS") and not hasattr(kvcalc.output.report, "WIDE")
+    assert not hasattr(kvcalc.models.hub, "WEIGHTS")

@@ -8,8 +8,8 @@ import pytest
 
 from kvcalc.engines import Transformers, Vllm, get_engine
 from kvcalc.errors import InputError
-from kvcalc.formulas import kv_cache
-from kvcalc.registry import load_model
+from kvcalc.core.formulas import kv_cache
+from kvcalc.models.registry import load_model
 
 from .conftest import HF
 

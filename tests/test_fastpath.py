@@ -1,4 +1,4 @@
-"""The quick path (kvcalc.fastpath) and the typer app answer every call alike: the spec it reads
+"""The quick path (kvcalc.cli.fastpath) and the typer app answer every call alike: the spec it reads
 is the typer app's own, and a corpus of calls (valid, hostile, odd) gives the same exit code,
 stdout and stderr both ways. The common calls are answered without importing typer."""
 
@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from kvcalc import fastpath
+from kvcalc.cli import fastpath
 
 from .conftest import HF
 from .test_hostile import BAD, COMMANDS
@@ -51,9 +51,9 @@ CORPUS = corpus()
 
 
 def test_the_spec_is_the_typer_apps_own() -> None:
-    from kvcalc.cli import spec
+    from kvcalc.build.cli_spec import spec
 
-    assert json.loads(fastpath.SPEC.read_text()) == json.loads(json.dumps(spec())), "run python -m kvcalc.fastpath"
+    assert json.loads(fastpath.SPEC.read_text()) == json.loads(json.dumps(spec())), "run python -m kvcalc.build.cli_spec"
 
 
 @pytest.mark.parametrize("args", CORPUS, ids=[" ".join(a)[:60] for a in CORPUS])
@@ -76,7 +76,7 @@ def test_the_corpus_exercises_the_quick_path() -> None:
                                   ["fit", "llama3-8b", "--gpu", "h100-80gb", "--seq", "8k", "-f", "json"],
                                   ["table", "llama3-8b", "--seq", "4k,8k", "-f", "csv"], [str(HF / "Qwen3-32B.json"), "--seq", "32k"]])
 def test_common_calls_import_no_typer_pydantic_or_yaml(args) -> None:
-    code = ("import sys; from kvcalc.entry import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+    code = ("import sys; from kvcalc.cli.entry import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
             "sys.stderr.write(repr(sorted(m for m in ('typer', 'pydantic', 'yaml', 'torch') if m in sys.modules)))")
     res = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
     assert res.stderr.endswith("[]"), res.stderr[-300:]

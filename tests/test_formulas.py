@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kvcalc.errors import InputError
-from kvcalc.formulas import cdiv, divisors, gqa_heads, kv_bytes_per_token, kv_cache, variant_heads, variants
-from kvcalc.registry import load_all, load_model
+from kvcalc.core.formulas import cdiv, divisors, gqa_heads, kv_bytes_per_token, kv_cache, variant_heads, variants
+from kvcalc.models.registry import load_all, load_model
 
 FULL_ATTENTION = [m for m in load_all() if set(m.layer_kinds) == {"F"}]
 

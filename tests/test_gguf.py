@@ -11,8 +11,8 @@ import pytest
 gguf = pytest.importorskip("gguf")
 
 from kvcalc.errors import ConfigError  # noqa: E402
-from kvcalc.formulas import kv_cache  # noqa: E402
-from kvcalc.gguf import from_gguf  # noqa: E402
+from kvcalc.core.formulas import kv_cache  # noqa: E402
+from kvcalc.models.gguf import from_gguf  # noqa: E402
 
 GiB = 1024**3
 

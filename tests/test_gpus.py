@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from kvcalc import gpus as g
+from kvcalc.planning import gpus as g
 from kvcalc.errors import ConfigError, InputError
 
 REQUIRED = ["h100-80gb", "h200", "a100-40gb", "a100-80gb", "l40s", "l4", "rtx-4090", "rtx-3090", "mi300x", "b200",

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from kvcalc.errors import InputError
-from kvcalc.formulas import kv_cache
-from kvcalc.grid import SCHEMA, Grid, write
-from kvcalc.registry import load_model
+from kvcalc.core.formulas import kv_cache
+from kvcalc.planning.grid import SCHEMA, Grid, write
+from kvcalc.models.registry import load_model
 
 
 def _grid(**kw):

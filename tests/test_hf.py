@@ -8,8 +8,8 @@ import json
 import pytest
 
 from kvcalc.errors import ConfigError
-from kvcalc.formulas import kv_cache
-from kvcalc.hf import from_hf_dict, load_hf_config
+from kvcalc.core.formulas import kv_cache
+from kvcalc.models.hf import from_hf_dict, load_hf_config
 
 from .conftest import HF
 

@@ -36,7 +36,7 @@ def cache_repo(cache: Path, repo: str, files: dict[str, str], ref: str = "main",
 
 
 def kvcalc(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    code = "import sys; from kvcalc.entry import main; main(sys.argv[1:])"
+    code = "import sys; from kvcalc.cli.entry import main; main(sys.argv[1:])"
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=120)
 
 
@@ -182,7 +182,7 @@ def test_no_network_is_one_line_and_quick(tmp_path: Path) -> None:
 def test_huggingface_hub_is_imported_only_to_download(tmp_path: Path) -> None:
     cache = tmp_path / "hub"
     cache_repo(cache, "someorg/m", {"config.json": (HF / "Qwen3-8B.json").read_text()})
-    code = ("import sys; from kvcalc.entry import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+    code = ("import sys; from kvcalc.cli.entry import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
             "sys.stderr.write(repr('huggingface_hub' in sys.modules))")
     res = subprocess.run([sys.executable, "-c", code, "someorg/m", "--seq", "1k"], capture_output=True, text=True,
                          env=base_env(cache, HF_HUB_OFFLINE="1"))

@@ -9,9 +9,9 @@ import pytest
 
 from kvcalc.engines import LlamaCpp
 from kvcalc.errors import InputError
-from kvcalc.formulas import kv_cache
-from kvcalc.model import Model
-from kvcalc.registry import load_model
+from kvcalc.core.formulas import kv_cache
+from kvcalc.models.model import Model
+from kvcalc.models.registry import load_model
 
 from .conftest import HF
 

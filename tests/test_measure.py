@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from kvcalc import measure as m
+from kvcalc.measure import measure as m
 from kvcalc.errors import MeasureError
-from kvcalc.formulas import kv_cache
-from kvcalc.registry import load_all, load_model
+from kvcalc.core.formulas import kv_cache
+from kvcalc.models.registry import load_all, load_model
 
 torch = pytest.importorskip("torch")
 
@@ -103,7 +103,7 @@ def test_decode_step_repeat_kv_materialises_the_groups():
 
 
 def test_decode_step_without_enable_gqa_views_the_query(monkeypatch):
-    from kvcalc import attention
+    from kvcalc.measure import attention
 
     monkeypatch.setattr(attention, "_has_enable_gqa", lambda torch: False)
     step = m.decode(load_model("mistral-7b"), 128, 2, device="cpu")
@@ -137,7 +137,7 @@ def test_cuda_decode_step_peaks():
 
 
 def test_a_wrong_sliding_rule_in_the_formula_is_a_mismatch(run_cli, monkeypatch):
-    """--measure allocates what kvcalc.derive re-derives from the config, never the formula's own
+    """--measure allocates what kvcalc.measure.derive re-derives from the config, never the formula's own
     groups: drop the sliding-window cap from the formula and --measure says MISMATCH."""
     from kvcalc.engines.exact import Engine
 

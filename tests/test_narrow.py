@@ -56,10 +56,10 @@ def test_left_out_columns_are_named(run_cli, monkeypatch):
 
 def test_wide_does_not_outlive_its_call(run_cli, monkeypatch):
     monkeypatch.setenv("COLUMNS", "80")
-    import kvcalc.report
+    import kvcalc.output.report
 
     run_cli("compare", "llama2-70b", "llama3-8b", "--seq", "4096", "--wide")
     run_cli("show", "llama3-8b")  # show, measure --all, chart take no --wide: the last call's must not leak to them
-    assert not hasattr(kvcalc.report, "WIDE")  # no module-level call state
+    assert not hasattr(kvcalc.output.report, "WIDE")  # no module-level call state
     _, narrow, _ = run_cli("compare", "llama2-70b", "llama3-8b", "--seq", "4096")
     assert "┃ Saving vs MHA" not in narrow

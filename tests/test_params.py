@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kvcalc.errors import InputError
-from kvcalc.params import count_params
-from kvcalc.registry import load_all, load_model
+from kvcalc.models.params import count_params
+from kvcalc.models.registry import load_all, load_model
 
 # Published totals: the safetensors parameter count shown on each model's Hugging Face page
 # (the first four are the figures of issue #4). Models not listed have no exact published count

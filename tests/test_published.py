@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from kvcalc.registry import load_model
+from kvcalc.models.registry import load_model
 
 # name: (layers, query heads, KV heads, head_dim, sliding window, hidden size)
 PUBLISHED = {

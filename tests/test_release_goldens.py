@@ -16,8 +16,8 @@ import pytest
 from kvcalc.engines import get_engine
 from kvcalc.engines.llamacpp import LLAMA_CPP_PYTHON
 from kvcalc.errors import InputError
-from kvcalc.formulas import kv_cache
-from kvcalc.hf import from_hf_dict
+from kvcalc.core.formulas import kv_cache
+from kvcalc.models.hf import from_hf_dict
 
 CONFORMANCE = Path(__file__).resolve().parents[1] / "conformance"
 TRANSFORMERS = {"4.57.6": "goldens-4.57.json"}
@@ -75,7 +75,7 @@ def tiny_models(tmp_path_factory):
     pytest.importorskip("gguf")
     from conformance.llamacpp.make_goldens import write_pre_mla
     from conformance.llamacpp.tiny_gguf import Arch, write
-    from kvcalc.gguf import load_gguf
+    from kvcalc.models.gguf import load_gguf
 
     writers = {"tiny_gguf.write": write, "make_goldens.write_pre_mla": write_pre_mla}
     folder = tmp_path_factory.mktemp("gguf")

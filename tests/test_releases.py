@@ -166,7 +166,7 @@ def test_no_engine_name_is_compared_as_a_string_outside_the_engines():
 
 
 def test_the_docs_table_of_eras_is_the_engines_own():
-    from kvcalc.summary import engines_markdown
+    from kvcalc.output.summary import engines_markdown
 
     text = (Path(__file__).parents[1] / "docs" / "models-and-engines.md").read_text()
     copy = text.split("<!-- eras: generated")[1].split("-->", 1)[1].split("<!-- /eras -->")[0]

@@ -3,9 +3,9 @@ right ones and corrects the wrong ones. docs/seeds.md lists each claim and its v
 
 from __future__ import annotations
 
-from kvcalc.formulas import kv_cache, variants
-from kvcalc.registry import load_model
-from kvcalc.units import human_bytes, percent
+from kvcalc.core.formulas import kv_cache, variants
+from kvcalc.models.registry import load_model
+from kvcalc.output.units import human_bytes, percent
 
 
 def test_llama2_70b_10_7_gb_to_1_3_gb():

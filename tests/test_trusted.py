@@ -1,4 +1,4 @@
-"""The quick path past the schema (kvcalc.trusted) accepts only what the strict schema accepts,
+"""The quick path past the schema (kvcalc.models.trusted) accepts only what the strict schema accepts,
 and builds the same Model; every shipped config and every published config.json takes it."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from kvcalc.config import validate
+from kvcalc.models.config import validate
 from kvcalc.errors import ConfigError
-from kvcalc.hf import from_hf_dict
-from kvcalc.registry import load_all
-from kvcalc.trusted import trusted_model
+from kvcalc.models.hf import from_hf_dict
+from kvcalc.models.registry import load_all
+from kvcalc.models.trusted import trusted_model
 
 HF = sorted((Path(__file__).parent / "fixtures" / "hf").glob("*.json"))
 BAD_VALUES = [0, -1, True, False, None, "7", 1.5, 10**16, [], {}, "", " ", "x\ny", "Z" * 201]
@@ -40,10 +40,10 @@ def test_every_shipped_config_takes_the_quick_path(model) -> None:
 
 @pytest.mark.parametrize("path", HF, ids=lambda p: p.stem)
 def test_every_published_config_json_takes_the_quick_path(path, monkeypatch) -> None:
-    import kvcalc.config
+    import kvcalc.models.config
 
     seen = []
-    monkeypatch.setattr(kvcalc.config, "validate", lambda data, origin: seen.append(data))
+    monkeypatch.setattr(kvcalc.models.config, "validate", lambda data, origin: seen.append(data))
     from_hf_dict(json.loads(path.read_text()), str(path))
     assert seen == [], "the published config.json fell back to the slow schema"
 

@@ -22,7 +22,7 @@ import pytest
 from kvcalc.engines import Vllm, get_engine
 from kvcalc.errors import InputError
 from kvcalc.engines.vllm import VLLM_VERSION, estimate_max_model_len, size_pool
-from kvcalc.hf import from_hf_dict
+from kvcalc.models.hf import from_hf_dict
 
 from .conftest import HF
 

@@ -3,7 +3,7 @@ maps, over a grid of n_ctx (non-multiples of 256 included), sequence slots (1, 3
 not), K/V types and flash attention on/off; its own log lines (cells exact, sizes in MiB to 0.01)
 must equal kvcalc's for `--engine llama.cpp`, and what it refuses kvcalc refuses.
 
-kvcalc reads each GGUF through its own reader (kvcalc.gguf), so the mapper is checked too.
+kvcalc reads each GGUF through its own reader (kvcalc.models.gguf), so the mapper is checked too.
 Run with llama-cpp-python's bindings over a libllama built from its sdist (conformance/README.md).
 """
 
@@ -19,8 +19,8 @@ import llama_cpp as L  # a missing runtime fails the suite, never skips it
 
 from kvcalc.engines import LlamaCpp  # noqa: E402
 from kvcalc.errors import InputError  # noqa: E402
-from kvcalc.formulas import kv_cache  # noqa: E402
-from kvcalc.gguf import load_gguf  # noqa: E402
+from kvcalc.core.formulas import kv_cache  # noqa: E402
+from kvcalc.models.gguf import load_gguf  # noqa: E402
 from kvcalc.engines.llamacpp import log_document  # noqa: E402
 
 from .tiny_gguf import Arch, write  # noqa: E402

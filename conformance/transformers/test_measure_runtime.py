@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 import transformers
 
-from kvcalc import measure as m
+from kvcalc.measure import measure as m
 from kvcalc.engines.transformers import Transformers
-from kvcalc.formulas import kv_cache
-from kvcalc.registry import load_model
+from kvcalc.core.formulas import kv_cache
+from kvcalc.models.registry import load_model
 
 
 @pytest.mark.parametrize("name, seq", [("mistral-7b", 5000), ("gemma-3-1b", 1000), ("deepseek-v2-lite", 300),

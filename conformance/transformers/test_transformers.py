@@ -12,8 +12,8 @@ import torch  # a missing runtime fails the suite, never skips it
 import transformers
 
 from kvcalc.engines.transformers import TRANSFORMERS_VERSION  # noqa: E402
-from kvcalc.formulas import kv_cache  # noqa: E402
-from kvcalc.hf import from_hf_dict  # noqa: E402
+from kvcalc.core.formulas import kv_cache  # noqa: E402
+from kvcalc.models.hf import from_hf_dict  # noqa: E402
 
 from .cases import BATCH, PREFILL, cases  # noqa: E402
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 import vllm
 
-from kvcalc import measure as m
+from kvcalc.measure import measure as m
 from kvcalc.engines.vllm import Vllm
-from kvcalc.formulas import kv_cache
-from kvcalc.registry import load_model
+from kvcalc.core.formulas import kv_cache
+from kvcalc.models.registry import load_model
 
 
 @pytest.mark.parametrize("name, seq, dtype", [("llama3-8b", 5000, "auto"), ("mistral-7b", 32768, "auto"),

@@ -10,7 +10,7 @@ One module a runtime:
 
 An engine is chosen once, at a command's edge: ``get_engine("vllm@0.10.1.1", block_size=16)``
 builds it with its release's rules (``kvcalc.engines.releases``: eras as data) and its options;
-everything downstream receives that object and asks it, never its name. kvcalc.formulas sums
+everything downstream receives that object and asks it, never its name. kvcalc.core.formulas sums
 what an engine answers; nothing runtime-specific lives there. Adding a runtime is one module
 here plus its conformance suite. The runtime modules are imported when an engine is asked for,
 not at start-up.

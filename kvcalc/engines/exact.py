@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Optional
 
 from ..errors import InputError
-from ..model import FULL, LAYER_KINDS, MLA_KIND, NONE, RECURRENT, SLIDING, SSM, Model
+from ..models.model import FULL, LAYER_KINDS, MLA_KIND, NONE, RECURRENT, SLIDING, SSM, Model
 
 DEFAULT_BLOCK_SIZE = 16  # vLLM's --block-size on GPUs (FlashAttention)
 # The command-line flag of each engine option, for messages.

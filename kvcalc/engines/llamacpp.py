@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Optional
 
 from ..errors import InputError
-from ..model import FULL, MLA_KIND, RECURRENT, SLIDING, SSM, Model
+from ..models.model import FULL, MLA_KIND, RECURRENT, SLIDING, SSM, Model
 from .exact import Engine, Shape, StateTensor, rule
 from .releases import Era, Runtime
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Optional
 
-from ..model import SLIDING, SSM, Model
+from ..models.model import SLIDING, SSM, Model
 from .exact import Engine, Shape, StateTensor, rule
 from .releases import Era, Runtime
 

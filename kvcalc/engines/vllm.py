@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Optional
 
-from ..model import FULL, MLA_KIND, SLIDING, SSM, Model
+from ..models.model import FULL, MLA_KIND, SLIDING, SSM, Model
 from .exact import DEFAULT_BLOCK_SIZE
 from .exact import Engine, StateTensor, rule
 from .releases import Era, Runtime
@@ -230,7 +230,7 @@ def layer_specs(model: Model, engine: Vllm, kv_dtype: str, tp: int = 1,
     K/V heads split max(1, n_kv_heads // tp); an MLA latent whole."""
     from ..dtypes import resolve
     from ..errors import InputError
-    from ..model import LAYER_KINDS, NONE, RECURRENT
+    from ..models.model import LAYER_KINDS, NONE, RECURRENT
 
     if RECURRENT in model.layer_kinds:
         raise InputError(f"{model.name}: vLLM's pool sizing of Mamba hybrids (state pages padded to the "

@@ -1,0 +1,289 @@
+"""Model configs: the strict pydantic schema every config file is checked against, and loading.
+
+A config holds what the KV cache and the weights depend on. Hugging Face key names are
+accepted as aliases (``num_hidden_layers`` for ``n_layers``, ...), so a YAML file can be
+written straight from a config.json; ``kvcalc.models.hf`` maps whole config.json files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from ..dtypes import MODEL_DTYPES, TORCH_NAMES
+from ..errors import ConfigError
+from .files import parse_yaml, read_text
+from .model import FULL, LAYER_KINDS, MAX_HEADS, MAX_INT, MAX_LAYERS, MLA_KIND, RECURRENT, SLIDING, Model, from_dict
+
+# Strictness comes from the models' config (no str or float for an int); signs are checked by
+# validators below, which keeps pydantic's constraint machinery (and its import cost) off the path.
+PosInt = int
+NonNegInt = int
+_NON_NEGATIVE = frozenset({"n_shared_experts", "first_dense_layers", "layer_offset", "n_groups", "group_size", "scale_bits"})
+
+# Hugging Face key names accepted for kvcalc's fields, so YAML can be written from a config.json.
+HF_ALIASES = {
+    "num_hidden_layers": "n_layers",
+    "num_attention_heads": "n_heads",
+    "num_key_value_heads": "n_kv_heads",
+    "tie_word_embeddings": "tie_embeddings",
+    "torch_dtype": "dtype",
+    "max_position_embeddings": "max_context",
+    "model_type": "family",
+    "num_local_experts": "n_experts",
+    "num_experts": "n_experts",
+    "n_routed_experts": "n_experts",
+    "num_experts_per_tok": "n_experts_per_tok",
+    "moe_intermediate_size": "expert_intermediate_size",
+}
+
+
+def _rename_aliases(data: Any) -> Any:
+    if not isinstance(data, dict) or not any(k in HF_ALIASES for k in data):
+        return data
+    out: dict[str, Any] = {}
+    given: dict[str, str] = {}
+    for key, value in data.items():
+        name = HF_ALIASES.get(key, key)
+        if name in out:
+            raise ValueError(f"{name}: given twice (as {given[name]} and as {key})")
+        out[name], given[name] = value, key
+    return out
+
+
+class _Strict(BaseModel):
+    # defer_build: no validator is built until a file is validated, so loading a shipped
+    # (already tested) config costs no schema building at start-up.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hf_names(cls, data: Any) -> Any:
+        return _rename_aliases(data)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _signs(cls, v: Any, info: Any) -> Any:
+        if isinstance(v, int) and not isinstance(v, bool):
+            minimum = 0 if info.field_name in _NON_NEGATIVE else 1
+            if v < minimum:
+                raise ValueError(f"must be {'>= 0' if minimum == 0 else '> 0'}, got {v}")
+            limit = MAX_LAYERS if info.field_name == "n_layers" else MAX_HEADS if info.field_name in ("n_heads", "n_kv_heads") else MAX_INT
+            if v > limit:
+                raise ValueError(f"{v:.3g} is beyond any model (at most {limit:,})")
+        return v
+
+
+class Source(_Strict):
+    """Where a config's numbers come from: the upstream config.json and its revision."""
+
+    url: str
+    revision: str = "main"
+    note: Optional[str] = None
+
+
+class MLAConfig(_Strict):
+    """Multi-head latent attention (DeepSeek-V2/V3): one compressed latent cached per token."""
+
+    kv_lora_rank: PosInt
+    qk_rope_head_dim: PosInt
+    qk_nope_head_dim: PosInt
+    v_head_dim: PosInt
+    q_lora_rank: Optional[PosInt] = None
+    gguf_per_head: Optional[bool] = None  # a pre-MLA GGUF: llama.cpp caches K and V per head
+
+
+class MoEConfig(_Strict):
+    """Mixture of experts: layer i is an expert layer when i >= first_dense_layers and
+    i % layer_period == layer_offset; other layers use the dense intermediate_size."""
+
+    n_experts: PosInt
+    n_experts_per_tok: PosInt
+    expert_intermediate_size: PosInt
+    n_shared_experts: NonNegInt = 0
+    shared_expert_intermediate_size: Optional[PosInt] = None
+    first_dense_layers: NonNegInt = 0
+    layer_period: PosInt = 1
+    layer_offset: NonNegInt = 0
+
+
+class SSMConfig(_Strict):
+    """A Mamba layer's state per sequence: conv of (d_inner + 2 x n_groups x d_state) x d_conv,
+    SSM of d_inner x d_state. Mamba-1 has n_groups 0; Mamba-2 at least 1."""
+
+    kind: Literal["mamba", "mamba2"]
+    d_inner: PosInt
+    d_state: PosInt
+    d_conv: PosInt
+    n_groups: NonNegInt = 0
+    n_heads: Optional[PosInt] = None
+
+    @model_validator(mode="after")
+    def _groups(self) -> "SSMConfig":
+        if self.kind == "mamba2" and self.n_groups < 1:
+            raise _FieldError("n_groups", "Mamba-2 needs n_groups >= 1")
+        if self.kind == "mamba" and self.n_groups:
+            raise _FieldError("n_groups", "Mamba-1 has no groups (0)")
+        if self.n_heads is not None and self.d_inner % self.n_heads:
+            raise _FieldError("n_heads", f"{self.n_heads} heads do not divide d_inner {self.d_inner}")
+        return self
+
+
+class QuantConfig(_Strict):
+    """How the checkpoint stores its weight matrices (see kvcalc.models.model.Quant)."""
+
+    method: str
+    weight_bits: PosInt
+    group_size: NonNegInt = 0
+    scale_bits: NonNegInt = 0
+    attention: bool = True
+    mlp: bool = True
+    experts: bool = True
+
+
+class ModelConfig(_Strict):
+    """One model's architecture, as far as memory is concerned."""
+
+    name: str
+    aliases: list[str] = []  # noqa: RUF012 - pydantic copies defaults
+    hf_id: Optional[str] = None
+    source: Optional[Source] = None
+    family: str = "custom"
+    n_layers: PosInt
+    n_heads: PosInt
+    n_kv_heads: PosInt
+    head_dim: PosInt
+    hidden_size: PosInt
+    intermediate_size: PosInt
+    vocab_size: Optional[PosInt] = None  # unknown: the cache needs no vocabulary, only the weights do
+    tie_embeddings: bool = False
+    dtype: Literal["fp32", "fp16", "bf16"]
+    max_context: Optional[PosInt] = None  # unknown: no context warnings, and fit needs --max-model-len
+    sliding_window: Optional[PosInt] = None
+    layer_pattern: Optional[str] = None
+    mla: Optional[MLAConfig] = None
+    moe: Optional[MoEConfig] = None
+    ssm: Optional[SSMConfig] = None
+    quantization: Optional[QuantConfig] = None
+    notes: Optional[str] = None
+
+    @field_validator("dtype", mode="before")
+    @classmethod
+    def _torch_dtype(cls, v: Any) -> Any:
+        return TORCH_NAMES.get(v, v) if isinstance(v, str) else v
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be empty")
+        if not v.isprintable() or len(v) > 200:
+            raise ValueError("must be a printable name of at most 200 characters")
+        return v
+
+    @field_validator("layer_pattern")
+    @classmethod
+    def _pattern(cls, v: Optional[str]) -> Optional[str]:
+        if v is None:
+            return v
+        v = v.replace(" ", "")
+        bad = sorted(set(v) - set(LAYER_KINDS))
+        if not v or bad:
+            raise ValueError(
+                "letters must be F (full), S (sliding), M (MLA), R (recurrent: Mamba) or N (nothing cached)"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ModelConfig":
+        if self.n_heads % self.n_kv_heads:
+            raise _FieldError(
+                "n_kv_heads",
+                f"{self.n_heads} query heads do not split evenly over {self.n_kv_heads} KV heads "
+                "(n_heads must be a multiple of n_kv_heads)",
+            )
+        kinds = set(self.layer_kinds)
+        if SLIDING in kinds and self.sliding_window is None:
+            raise _FieldError("layer_pattern", "has sliding (S) layers but sliding_window is not set")
+        if self.sliding_window is not None and SLIDING not in kinds:
+            raise _FieldError("sliding_window", "is set but no layer is sliding (add S to layer_pattern)")
+        if MLA_KIND in kinds and self.mla is None:
+            raise _FieldError("layer_pattern", "has MLA (M) layers but the mla block is missing")
+        if RECURRENT in kinds and self.ssm is None:
+            raise _FieldError("layer_pattern", "has recurrent (R) layers but the ssm block is missing")
+        if self.ssm is not None and RECURRENT not in kinds:
+            raise _FieldError("ssm", "is set but no layer is recurrent (add R to layer_pattern)")
+        if self.layer_pattern and len(self.layer_pattern) > self.n_layers:
+            raise _FieldError(
+                "layer_pattern", f"has {len(self.layer_pattern)} letters for {self.n_layers} layers"
+            )
+        return self
+
+    @property
+    def layer_kinds(self) -> str:
+        """As Model.layer_kinds: layer_pattern repeated over n_layers."""
+        pattern = self.layer_pattern or (MLA_KIND if self.mla else FULL)
+        reps = -(-self.n_layers // len(pattern))
+        return (pattern * reps)[: self.n_layers]
+
+
+class _FieldError(ValueError):
+    """A model-level check that belongs to one field, so the message can name it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+
+
+def _key_used(field: str, data: dict[str, Any]) -> str:
+    """The key a file used for a field: its Hugging Face name when it used that one."""
+    if field in data:
+        return field
+    return next((k for k, v in HF_ALIASES.items() if v == field and k in data), field)
+
+
+def _describe(err: ValidationError, data: dict[str, Any]) -> str:
+    """The first problem of a ValidationError as 'field.path: message', naming a field by the
+    key the file used (num_key_value_heads rather than n_kv_heads)."""
+    errors = err.errors(include_url=False)
+    first = errors[0]
+    parts = [str(p) for p in first["loc"]]
+    if parts:
+        parts[0] = _key_used(parts[0], data)
+    loc = ".".join(parts)
+    msg = first["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown field"
+    elif "got" not in msg and first["type"] != "missing" and "input" in first and not isinstance(first["input"], (dict, list)):
+        msg = f"{msg} (got {first['input']!r})"
+    text = f"{loc}: {msg}" if loc else msg
+    if not loc and ": " in msg:
+        field, rest = msg.split(": ", 1)
+        text = f"{_key_used(field, data)}: {rest}"
+    if len(errors) > 1:
+        text += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    return text
+
+
+def validate(data: Any, origin: str) -> Model:
+    """A Model from a parsed mapping, checked by the strict schema; every failure is one
+    ConfigError naming origin and field."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: expected a mapping of fields, got {type(data).__name__}")
+    try:
+        checked = ModelConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(f"{origin}: {_describe(err, data)}") from None
+    return from_dict(checked.model_dump(exclude_none=True))
+
+
+def load_yaml(path: str | Path) -> Model:
+    """A Model from a YAML file of the schema above."""
+    path = Path(path)
+    return validate(parse_yaml(read_text(path), str(path)), str(path))
+
+
+__all__ = ["ModelConfig", "MLAConfig", "MoEConfig", "SSMConfig", "Source", "load_yaml", "validate", "MODEL_DTYPES"]

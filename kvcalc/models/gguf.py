@@ -1,0 +1,180 @@
+"""GGUF in: a Model (and the weights' real size) from a .gguf file's metadata, never its tensor data.
+
+The ``gguf`` package of the llama.cpp project reads the header; it imports numpy, so it is an
+optional extra (``pip install 'kvcalc[gguf]'``) imported only here. Keys are read as llama.cpp's
+loader reads them (src/llama-model.cpp, src/models/<arch>.cpp): ``{arch}.block_count``,
+``{arch}.attention.head_count[_kv]`` (a number, or one per layer: 0 is a layer without attention),
+``key_length`` / ``value_length``, ``sliding_window`` and its pattern, the MLA ranks and the SSM dims.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+# GGUF general.architecture -> kvcalc family (the HF model_type the mappers use).
+ARCHS = {
+    "llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3", "qwen3moe": "qwen3_moe", "gemma2": "gemma2",
+    "gemma3": "gemma3_text", "phi3": "phi3", "falcon": "falcon", "deepseek2": "deepseek_v3", "gpt-oss": "gpt_oss",
+    "jamba": "jamba", "nemotron_h": "nemotron_h", "mistral3": "mistral",
+}
+# llama.cpp's default sliding-window patterns (every n-th layer full) and windows, per architecture.
+SWA_PATTERN = {"gemma2": 2, "gemma3": 6, "gpt-oss": 2}
+SWA_DEFAULT = {"gemma2": 4096}
+
+
+class _Meta:
+    def __init__(self, reader: Any, origin: str):
+        self.fields, self.origin = reader.fields, origin
+        self.arch = self.get("general.architecture")
+
+    def get(self, key: str, default: Any = ConfigError) -> Any:
+        field = self.fields.get(key)
+        if field is None:
+            if default is ConfigError:
+                raise ConfigError(f"{self.origin}: GGUF key {key} is missing (needed to size the cache)")
+            return default
+        return field.contents()
+
+    def arch_key(self, key: str, default: Any = ConfigError) -> Any:
+        return self.get(f"{self.arch}.{key}", default)
+
+    def per_layer(self, key: str, n_layers: int, default: Any = ConfigError) -> list[int]:
+        value = self.arch_key(key, default)
+        if isinstance(value, list):
+            if len(value) != n_layers:
+                raise ConfigError(f"{self.origin}: GGUF key {self.arch}.{key} has {len(value)} values for {n_layers} layers")
+            return [int(v) for v in value]
+        return [int(value)] * n_layers
+
+
+def _reader(path: Path) -> Any:
+    try:
+        from gguf import GGUFReader
+    except ImportError:
+        raise ConfigError("reading .gguf files needs the gguf package: pip install 'kvcalc[gguf]'") from None
+    try:
+        return GGUFReader(path, "r")
+    except (ValueError, OSError, IndexError, KeyError) as err:
+        raise ConfigError(f"{path}: not a readable GGUF file (truncated or corrupt: its header or tensor table "
+                          f"does not parse)") from None
+
+
+def _swa_layers(m: _Meta, n_layers: int) -> tuple[list[bool], int | None]:
+    """Which layers llama.cpp runs with a sliding window, and the window."""
+    if m.arch not in SWA_PATTERN:
+        return [False] * n_layers, None
+    window = m.arch_key("attention.sliding_window", SWA_DEFAULT.get(m.arch, 0))
+    if not window:
+        return [False] * n_layers, None
+    pattern = m.arch_key("attention.sliding_window_pattern", SWA_PATTERN[m.arch])
+    if isinstance(pattern, list):  # one flag a layer
+        return [bool(p) for p in pattern][:n_layers], int(window)
+    n = int(pattern)
+    return [n > 0 and i % n < n - 1 for i in range(n_layers)], int(window)
+
+
+def from_gguf(path: str | Path) -> tuple["Model", int]:  # noqa: F821
+    """(the model, the weights' bytes from the tensor table) of a GGUF file."""
+    from .config import validate
+
+    from .files import note_input
+
+    path = Path(path)
+    note_input(path)
+    reader = _reader(path)
+    origin = str(path)
+    m = _Meta(reader, origin)
+    family = ARCHS.get(m.arch)
+    if family is None:
+        raise ConfigError(f"{origin}: GGUF architecture {m.arch!r} has no kvcalc mapping (known: {', '.join(ARCHS)})")
+    from .model import MAX_LAYERS
+
+    n_layers = int(m.arch_key("block_count"))
+    if not 0 < n_layers <= MAX_LAYERS:
+        raise ConfigError(f"{origin}: GGUF key {m.arch}.block_count is {n_layers:,} (at most {MAX_LAYERS:,})")
+    heads = m.per_layer("attention.head_count", n_layers)
+    kv = m.per_layer("attention.head_count_kv", n_layers, max(heads))
+    n_heads = max(heads)
+    hidden = int(m.arch_key("embedding_length"))
+    key_len = int(m.arch_key("attention.key_length", hidden // n_heads if n_heads else 0))
+    ff = m.per_layer("feed_forward_length", n_layers, 0)
+    swa, window = _swa_layers(m, n_layers)
+    mla = None
+    if m.arch == "deepseek2":
+        rank = int(m.arch_key("attention.kv_lora_rank"))
+        rope = int(m.arch_key("rope.dimension_count"))
+        per_head = m.arch_key("attention.key_length_mla", None) is None  # converted before llama.cpp's MLA (#12801)
+        if per_head:  # key_length / value_length are then the per-head K and V sizes, as llama.cpp caches them
+            k_mla, v_mla = key_len, int(m.arch_key("attention.value_length", key_len))
+        else:
+            k_mla, v_mla = int(m.arch_key("attention.key_length_mla")), int(m.arch_key("attention.value_length_mla"))
+        mla = {"kv_lora_rank": rank, "qk_rope_head_dim": rope, "qk_nope_head_dim": k_mla - rope, "v_head_dim": v_mla}
+        if per_head:
+            mla["gguf_per_head"] = True
+        q_rank = m.arch_key("attention.q_lora_rank", None)
+        if q_rank:
+            mla["q_lora_rank"] = int(q_rank)
+        key_len = k_mla
+        kv = [n_heads if h else 0 for h in kv]  # llama.cpp's 1 KV head is the latent; kvcalc keeps n_heads
+    ssm = None
+    if m.arch in ("jamba", "nemotron_h"):
+        d_inner, d_state = int(m.arch_key("ssm.inner_size")), int(m.arch_key("ssm.state_size"))
+        groups = int(m.arch_key("ssm.group_count", 0))
+        ssm = {"kind": "mamba2" if groups else "mamba", "d_inner": d_inner, "d_state": d_state,
+               "d_conv": int(m.arch_key("ssm.conv_kernel")), "n_groups": groups}
+    letters = []
+    for i in range(n_layers):
+        if kv[i] == 0:  # no attention: recurrent (Mamba) where the model has an SSM, unless an MLP layer
+            recurrent = ssm is not None and (m.arch != "nemotron_h" or ff[i] == 0)
+            letters.append("R" if recurrent else "N")
+        else:
+            letters.append("M" if mla else "S" if swa[i] else "F")
+    attn = [h for h in kv if h]
+    if not attn:
+        raise ConfigError(f"{origin}: GGUF {m.arch} model has no attention layer; kvcalc needs at least one")
+    if len(set(attn)) > 1:
+        raise ConfigError(f"{origin}: {m.arch}.attention.head_count_kv varies between attention layers "
+                          f"({sorted(set(attn))}); kvcalc's schema has one KV-head count")
+    tokens = m.get("tokenizer.ggml.tokens", None)
+    vocab = int(m.arch_key("vocab_size", len(tokens) if tokens else 0)) or _embedding_rows(reader)
+    name = str(m.get("general.name", path.stem)).strip().lower().replace(" ", "-") or path.stem.lower()
+    pattern = "".join(letters)
+    data: dict[str, Any] = {
+        "name": name,
+        "family": family,
+        "n_layers": n_layers,
+        "n_heads": n_heads,
+        "n_kv_heads": attn[0],
+        "head_dim": key_len,
+        "hidden_size": hidden,
+        "intermediate_size": max(ff) or 4 * hidden,
+        "vocab_size": vocab or 1,
+        "dtype": "fp16",
+        "max_context": int(m.arch_key("context_length")),
+        "source": {"url": path.resolve().as_uri(), "revision": "local file", "note": f"GGUF metadata ({m.arch})"},
+        "notes": "from a GGUF file: dtype is llama.cpp's default cache type (f16)",
+    }
+    if set(pattern) != {"M" if mla else "F"}:
+        data["layer_pattern"] = pattern
+    if "S" in pattern:
+        data["sliding_window"] = window
+    if mla:
+        data["mla"] = mla
+    if ssm:
+        data["ssm"] = ssm
+    weights = sum(int(t.n_bytes) for t in reader.tensors)
+    return validate(data, origin), weights
+
+
+def _embedding_rows(reader: Any) -> int:
+    for t in reader.tensors:
+        if t.name == "token_embd.weight":
+            return int(t.shape[-1]) if len(t.shape) > 1 else 0
+    return 0
+
+
+def load_gguf(path: str | Path) -> "Model":  # noqa: F821
+    return from_gguf(path)[0]
