@@ -20,7 +20,7 @@ from kvcalc.core.formulas import kv_cache
 from kvcalc.models.hf import from_hf_dict
 
 CONFORMANCE = Path(__file__).resolve().parents[1] / "conformance"
-TRANSFORMERS = {"4.57.6": "goldens-4.57.json"}
+TRANSFORMERS = {"4.57.6": "goldens-4.57.json", "5.17.0": "goldens-5.17.0.json"}
 
 
 def _transformers_rows():

@@ -49,7 +49,7 @@ except Exception as exc:  # e.g. kvcalc renamed what the suite imports from it
     suite_count = None
     SUITE_COUNT_ERROR = f"{type(exc).__name__}: {exc}"
 
-from kvcalc.hf import from_hf_dict  # noqa: E402  the dtype rule of test_transformers.py
+from kvcalc.models.hf import from_hf_dict  # noqa: E402  the dtype rule of test_transformers.py
 
 TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -280,7 +280,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                 "dtype=<dtype>).eval(); ids = randint(0, 256, (BATCH, PREFILL + 1)); under no_grad: "
                 "net(ids[:, :PREFILL], use_cache=True) -> after_prefill; net(ids[:, PREFILL:], past_key_values=<that "
                 "cache>, use_cache=True) -> after_decode (as test_transformers.py)"),
-        "dtype": "kvcalc.hf.from_hf_dict(case.config).dtype, as test_transformers.py picks it",
+        "dtype": "kvcalc.models.hf.from_hf_dict(case.config).dtype, as test_transformers.py picks it",
         "counting": COUNTING,
         "suite_count": "imported from test_transformers.py" if suite_count else f"not importable: {SUITE_COUNT_ERROR}",
         "seconds": round(time.perf_counter() - t0, 1),

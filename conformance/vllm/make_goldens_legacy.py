@@ -31,8 +31,8 @@ make_goldens.py records vLLM 0.32.0; this script records the same CASES (same fi
 How it runs without a GPU (no compiled kernel of these wheels loads beside torch 2.13 CPU):
 - the platform is a stand-in, SizingPlatform: vLLM's CpuPlatform class for the device queries,
   reporting an H100 (capability 9.0, 80 GiB, bf16/fp16/fp32, fp8 KV supported as with
-  FlashAttention 3) and CUDA's check_and_update_config block-size rule (16 unless given; for MLA
-  FlashMLA's 64 on Hopper, which this script sets through --mla-block-size rows, see below).
+  FlashAttention 3) and CUDA's check_and_update_config block-size rule (16 unless given; MLA's
+  FlashMLA block of 64 on Hopper is recorded as extra rows, MLA_EXTRA_BLOCK_SIZES).
   While EngineArgs.create_engine_config() runs, the platform reports itself as CUDA
   (PlatformEnum.CUDA), so the config is what `vllm serve` builds on a GPU: V1 is chosen for
   sliding-window models (on CPU 0.10 falls back to V0 for them) and the hybrid KV-cache
@@ -48,6 +48,11 @@ How it runs without a GPU (no compiled kernel of these wheels loads beside torch
   model classes read unconditionally (scoring_func, topk_method, ...) are added with the
   published values for building only (BUILD_KEYS; none is a KV-cache key, and rows keep
   "overrides" as the 0.32 goldens do).
+- small patches, each where it is made: a stub `vllm._C` module (the CUDA kernels' import);
+  ModelConfig's hub lookup of safetensors dtypes answers "none" at once (offline it fails the
+  same way, after retries); 0.8 only: `vllm.cumem_allocator` marked missing (as on ROCm),
+  torch's inductor imported before 0.8's triton placeholder, and model-class inspection run in
+  this process instead of a `python -m vllm.model_executor.models.registry` subprocess.
 - tensor parallelism (the gpt-oss-120b case) builds the model with the tensor-parallel group's
   world size set to tp (rank 0) in a one-process gloo group: the layers then hold
   num_kv_heads // tp heads, as rank 0 of a real TP group does.
@@ -305,9 +310,7 @@ def _make_backend():
         def copy_blocks(*args, **kwargs):
             raise NotImplementedError
 
-    for name in list(getattr(SizingBackend, "__abstractmethods__", ())):
-        pass
-    SizingBackend.__abstractmethods__ = frozenset()
+    SizingBackend.__abstractmethods__ = frozenset()  # whatever else a release declares abstract
     return SizingBackend
 
 
@@ -618,8 +621,9 @@ NOTES_V1 = [
     "hybrid groups: group size = the smallest bucket, buckets split into contiguous slices (0.9.1..0.10.2), "
     "num_blocks = available // page // group_size",
     "refusal: sum over layers of max_memory_usage_bytes > available (no null block held back, unlike 0.29+)",
-    "release 0.8.x only: V1 has no hybrid manager; get_kv_cache_config unifies sliding layers into full ones and "
-    "prints concurrency = num_blocks * block_size / max_model_len",
+    "release 0.8.x only: V1 has no hybrid manager; get_kv_cache_config turns sliding layers into full ones when "
+    "full and sliding layers are mixed (a model of sliding layers only, Mistral-7B-v0.1, keeps SlidingWindowSpec and "
+    "its window-limited fit check), and prints concurrency = num_blocks * block_size / max_model_len",
 ]
 NOTES_V0 = [
     "V0 sizes every attention layer alike (sliding windows ignored); kv_cache_tokens = num_blocks * block_size "
