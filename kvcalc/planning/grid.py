@@ -107,7 +107,7 @@ def _csv(out: IO[str]) -> tuple[Callable[[tuple[Any, ...]], Any], Callable[[], N
 
     w = csv.writer(out, lineterminator="\n")
     w.writerow(SCHEMA)
-    return w.writerow, lambda: None
+    return (lambda r: w.writerow(["true" if v is True else "false" if v is False else v for v in r])), lambda: None
 
 
 def _json(out: IO[str]) -> tuple[Callable[[tuple[Any, ...]], Any], Callable[[], None]]:
