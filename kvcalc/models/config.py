@@ -15,13 +15,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 from ..dtypes import MODEL_DTYPES, TORCH_NAMES
 from ..errors import ConfigError
 from .files import parse_yaml, read_text
-from .model import FULL, LAYER_KINDS, MAX_HEADS, MAX_INT, MAX_LAYERS, MLA_KIND, RECURRENT, SLIDING, Model, from_dict
+from .model import Model, from_dict
+from .rules import BLOCKS, TOP, consistency_problem, int_bounds, layer_kinds, name_problem, pattern_problem, ssm_problem
+
+ZERO_ALLOWED = TOP[2].union(*(t[2] for t in BLOCKS.values()))  # integers whose default is 0
 
 # Strictness comes from the models' config (no str or float for an int); signs are checked by
 # validators below, which keeps pydantic's constraint machinery (and its import cost) off the path.
 PosInt = int
 NonNegInt = int
-_NON_NEGATIVE = frozenset({"n_shared_experts", "first_dense_layers", "layer_offset", "n_groups", "group_size", "scale_bits"})
 
 # Hugging Face key names accepted for kvcalc's fields, so YAML can be written from a config.json.
 HF_ALIASES = {
@@ -67,10 +69,9 @@ class _Strict(BaseModel):
     @classmethod
     def _signs(cls, v: Any, info: Any) -> Any:
         if isinstance(v, int) and not isinstance(v, bool):
-            minimum = 0 if info.field_name in _NON_NEGATIVE else 1
+            minimum, limit = int_bounds(info.field_name, ZERO_ALLOWED)
             if v < minimum:
                 raise ValueError(f"must be {'>= 0' if minimum == 0 else '> 0'}, got {v}")
-            limit = MAX_LAYERS if info.field_name == "n_layers" else MAX_HEADS if info.field_name in ("n_heads", "n_kv_heads") else MAX_INT
             if v > limit:
                 raise ValueError(f"{v:.3g} is beyond any model (at most {limit:,})")
         return v
@@ -122,12 +123,9 @@ class SSMConfig(_Strict):
 
     @model_validator(mode="after")
     def _groups(self) -> "SSMConfig":
-        if self.kind == "mamba2" and self.n_groups < 1:
-            raise _FieldError("n_groups", "Mamba-2 needs n_groups >= 1")
-        if self.kind == "mamba" and self.n_groups:
-            raise _FieldError("n_groups", "Mamba-1 has no groups (0)")
-        if self.n_heads is not None and self.d_inner % self.n_heads:
-            raise _FieldError("n_heads", f"{self.n_heads} heads do not divide d_inner {self.d_inner}")
+        problem = ssm_problem(self.kind, self.n_groups, self.d_inner, self.n_heads)
+        if problem:
+            raise _FieldError(*problem)
         return self
 
 
@@ -177,10 +175,9 @@ class ModelConfig(_Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("must not be empty")
-        if not v.isprintable() or len(v) > 200:
-            raise ValueError("must be a printable name of at most 200 characters")
+        problem = name_problem(v)
+        if problem:
+            raise ValueError(problem)
         return v
 
     @field_validator("layer_pattern")
@@ -189,44 +186,23 @@ class ModelConfig(_Strict):
         if v is None:
             return v
         v = v.replace(" ", "")
-        bad = sorted(set(v) - set(LAYER_KINDS))
-        if not v or bad:
-            raise ValueError(
-                "letters must be F (full), S (sliding), M (MLA), R (recurrent: Mamba) or N (nothing cached)"
-            )
+        problem = pattern_problem(v)
+        if problem:
+            raise ValueError(problem)
         return v
 
     @model_validator(mode="after")
     def _consistent(self) -> "ModelConfig":
-        if self.n_heads % self.n_kv_heads:
-            raise _FieldError(
-                "n_kv_heads",
-                f"{self.n_heads} query heads do not split evenly over {self.n_kv_heads} KV heads "
-                "(n_heads must be a multiple of n_kv_heads)",
-            )
-        kinds = set(self.layer_kinds)
-        if SLIDING in kinds and self.sliding_window is None:
-            raise _FieldError("layer_pattern", "has sliding (S) layers but sliding_window is not set")
-        if self.sliding_window is not None and SLIDING not in kinds:
-            raise _FieldError("sliding_window", "is set but no layer is sliding (add S to layer_pattern)")
-        if MLA_KIND in kinds and self.mla is None:
-            raise _FieldError("layer_pattern", "has MLA (M) layers but the mla block is missing")
-        if RECURRENT in kinds and self.ssm is None:
-            raise _FieldError("layer_pattern", "has recurrent (R) layers but the ssm block is missing")
-        if self.ssm is not None and RECURRENT not in kinds:
-            raise _FieldError("ssm", "is set but no layer is recurrent (add R to layer_pattern)")
-        if self.layer_pattern and len(self.layer_pattern) > self.n_layers:
-            raise _FieldError(
-                "layer_pattern", f"has {len(self.layer_pattern)} letters for {self.n_layers} layers"
-            )
+        problem = consistency_problem(self.n_heads, self.n_kv_heads, self.n_layers, self.layer_pattern,
+                                      self.sliding_window is not None, self.mla is not None, self.ssm is not None)
+        if problem:
+            raise _FieldError(*problem)
         return self
 
     @property
     def layer_kinds(self) -> str:
         """As Model.layer_kinds: layer_pattern repeated over n_layers."""
-        pattern = self.layer_pattern or (MLA_KIND if self.mla else FULL)
-        reps = -(-self.n_layers // len(pattern))
-        return (pattern * reps)[: self.n_layers]
+        return layer_kinds(self.n_layers, self.layer_pattern, self.mla is not None)
 
 
 class _FieldError(ValueError):
