@@ -79,6 +79,18 @@ MUTATIONS = [
     ("kvcalc/models/trusted.py", 'if data["n_heads"] % data["n_kv_heads"] or (pattern', 'if (pattern', "trusted: KV heads divide"),
     ("kvcalc/models/hf.py", "max_context = max(max_context, min(int(original * factor), MAX_INT))", "max_context = max_context", "hf: rope scaling context"),
     ("kvcalc/core/formulas.py", 'return f"{f\'GQA-{model.n_kv_heads}\' if kind == \'GQA\' else kind} (published)"', 'return f"{kind} (published)"', "labels: published row names its KV heads"),
+    # the eras of each release (issue #23)
+    ("kvcalc/engines/releases.py", "if self.key(e.since) > at:", "if self.key(e.since) >= at:", "releases: an era starts at its own release"),
+    ("kvcalc/engines/vllm.py", 'if self.sliding_reserve == "batched":\n            return self.max_num_batched_tokens', "if False:\n            return self.max_num_batched_tokens", "vllm eras: batched reserve before 0.26"),
+    ("kvcalc/engines/vllm.py", "return self.blocks_per_request + self.null_block <= self.num_blocks", "return self.blocks_per_request + 1 <= self.num_blocks", "vllm eras: null block from 0.29"),
+    ("kvcalc/engines/vllm.py", 'if self.tokens_rule == "blocks":', "if False:", "vllm eras: tokens rule before 0.20.1"),
+    ("kvcalc/engines/vllm.py", "return kinds if self.hybrid or FULL not in kinds else kinds.replace(SLIDING, FULL)", "return kinds", "vllm eras: no hybrid manager before 0.9.1"),
+    ("kvcalc/engines/llamacpp.py", 'return 32 if self.flash_attn == "off" else CELL_PAD', "return CELL_PAD", "llama.cpp eras: pad 32 without flash attention"),
+    ("kvcalc/engines/llamacpp.py", 'return Shape("mla", 1, mla.latent_dim, 1, mla.kv_lora_rank)', 'return Shape("mla", 1, mla.latent_dim, 0, 0)', "llama.cpp eras: MLA V row before b7832"),
+    ("kvcalc/engines/llamacpp.py", "streams = 1 if self.whole_ctx else self.streams()", "streams = self.streams()", "llama.cpp eras: hybrid cells whole before b8025"),
+    ("kvcalc/engines/llamacpp.py", "if (self.fa_needs_equal_heads and unequal) or (self.fa_off_mla and not per_head):", "if False:", "llama.cpp eras: flash attention forced off"),
+    ("kvcalc/engines/transformers.py", 'if self.mla_cache == "per_head":', "if False:", "hf eras: MLA per head in 4.x"),
+    ("kvcalc/models/rules.py", 'if text == "int" and f.default == 0:', 'if text == "int":', "rules: only integers defaulting to 0 may be 0"),
 ]
 
 

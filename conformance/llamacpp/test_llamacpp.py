@@ -23,7 +23,7 @@ from kvcalc.core.formulas import kv_cache  # noqa: E402
 from kvcalc.models.gguf import load_gguf  # noqa: E402
 from kvcalc.engines.llamacpp import log_document  # noqa: E402
 
-from .tiny_gguf import Arch, write  # noqa: E402
+from .tiny_gguf import ARCHS, write  # noqa: E402
 
 LOG: list[str] = []
 
@@ -36,19 +36,6 @@ def _log(level, text, user):  # noqa: ANN001
 L.llama_log_set(_log, ctypes.c_void_p(0))
 L.llama_backend_init()
 
-MLA = {"attention.kv_lora_rank": 512, "attention.key_length_mla": 192, "attention.value_length_mla": 128,
-       "attention.q_lora_rank": 32, "leading_dense_block_count": 2, "expert_feed_forward_length": 32,
-       "expert_shared_count": 1}
-SSM = {"ssm.conv_kernel": 4, "ssm.inner_size": 512, "ssm.state_size": 16, "ssm.time_step_rank": 16}
-ARCHS = [
-    Arch("llama", "llama", n_layers=2, n_head=4, n_head_kv=2, head_dim=128),
-    Arch("qwen2", "qwen2", n_layers=3, n_head=4, n_head_kv=1, head_dim=64),
-    Arch("qwen3", "qwen3", n_layers=2, n_head=8, n_head_kv=4, head_dim=128),
-    Arch("gemma2", "gemma2", n_layers=4, n_head=4, n_head_kv=2, head_dim=128, window=256),
-    Arch("gemma3", "gemma3", n_layers=7, n_head=4, n_head_kv=1, head_dim=128, window=512),
-    Arch("deepseek2", "deepseek2", n_layers=2, n_head=4, n_head_kv=1, head_dim=576, n_embd=64, rope=64, extra=MLA),
-    Arch("jamba", "jamba", n_layers=4, n_head=4, n_head_kv=[0, 0, 2, 0], head_dim=64, extra=SSM),
-]
 GGML = {"f16": 1, "q4_0": 2, "q8_0": 8}
 FA = {"on": 1, "off": 0, "auto": -1}
 N_CTX = (1000, 4096, 5000)

@@ -154,3 +154,19 @@ def write(a: Arch, path: Path) -> Path:
     w.write_tensors_to_file()
     w.close()
     return path
+
+
+# The architectures of the live suite (test_llamacpp.py) and of the release goldens (make_goldens.py).
+MLA = {"attention.kv_lora_rank": 512, "attention.key_length_mla": 192, "attention.value_length_mla": 128,
+       "attention.q_lora_rank": 32, "leading_dense_block_count": 2, "expert_feed_forward_length": 32,
+       "expert_shared_count": 1}
+SSM = {"ssm.conv_kernel": 4, "ssm.inner_size": 512, "ssm.state_size": 16, "ssm.time_step_rank": 16}
+ARCHS = [
+    Arch("llama", "llama", n_layers=2, n_head=4, n_head_kv=2, head_dim=128),
+    Arch("qwen2", "qwen2", n_layers=3, n_head=4, n_head_kv=1, head_dim=64),
+    Arch("qwen3", "qwen3", n_layers=2, n_head=8, n_head_kv=4, head_dim=128),
+    Arch("gemma2", "gemma2", n_layers=4, n_head=4, n_head_kv=2, head_dim=128, window=256),
+    Arch("gemma3", "gemma3", n_layers=7, n_head=4, n_head_kv=1, head_dim=128, window=512),
+    Arch("deepseek2", "deepseek2", n_layers=2, n_head=4, n_head_kv=1, head_dim=576, n_embd=64, rope=64, extra=MLA),
+    Arch("jamba", "jamba", n_layers=4, n_head=4, n_head_kv=[0, 0, 2, 0], head_dim=64, extra=SSM),
+]
