@@ -60,7 +60,7 @@ class StateTensor:
         return n
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # engines are compared by their fields nowhere; fewer generated methods at import
 class Engine:
     """The exact engine. Runtime engines subclass it and override what their runtime does
     differently; every method is pure integer arithmetic. Commands ask an engine what it can do

@@ -130,7 +130,7 @@ def pad(n: int, to: int = CELL_PAD) -> int:
     return -(-n // to) * to
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # engines are compared by their fields nowhere; fewer generated methods at import
 class LlamaCpp(Engine):
     runtime: ClassVar[str] = "llama.cpp"
     is_exact: ClassVar[bool] = False

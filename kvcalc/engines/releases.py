@@ -14,32 +14,37 @@ goldens in conformance/.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Optional
 
 from ..errors import InputError
 
+# Plain classes, not dataclasses: an engine's module builds its table at import, on every call.
 
-@dataclass(frozen=True)
+
 class Era:
     """The rules from release `since` on (until the next row)."""
 
-    since: str  # the first release with these rules, as users write it (0.26.0, b5331)
-    changes: str  # what changed, in words
-    source: str  # where it was read: PR, or file and release
-    rules: dict[str, Any] = field(default_factory=dict)  # settings that differ from the era before
+    __slots__ = ("since", "changes", "source", "rules")
+
+    def __init__(self, since: str, changes: str, source: str, rules: Optional[dict[str, Any]] = None) -> None:
+        self.since = since  # the first release with these rules, as users write it (0.26.0, b5331)
+        self.changes = changes  # what changed, in words
+        self.source = source  # where it was read: PR, or file and release
+        self.rules = rules or {}  # settings that differ from the era before
 
 
-@dataclass(frozen=True)
 class Runtime:
     """A runtime's releases: how its versions are written and compared, and its eras."""
 
-    name: str  # the engine's CLI name
-    title: str  # as people call it
-    kind: str  # "release" (0.10.1.1) or "build" (b5331, llama.cpp's build number)
-    checked: tuple[str, ...]  # releases whose goldens or live suite kvcalc is checked against
-    eras: tuple[Era, ...]
-    aliases: tuple[str, ...] = ()
+    __slots__ = ("name", "title", "kind", "checked", "eras")
+
+    def __init__(self, name: str, title: str, kind: str, checked: tuple[str, ...], eras: tuple[Era, ...]) -> None:
+        self.name = name  # the engine's CLI name
+        self.title = title  # as people call it
+        self.kind = kind  # "release" (0.10.1.1) or "build" (b5331, llama.cpp's build number)
+        self.checked = checked  # releases whose goldens or live suite kvcalc is checked against
+        self.eras = eras
 
     @property
     def newest(self) -> str:
@@ -67,22 +72,28 @@ class Runtime:
         return era, merged
 
 
-_RELEASE = re.compile(r"^v?(\d+(?:\.\d+){0,3})(?:\.post\d+|\.dev\d+|rc\d+|\+[\w.]+)?$")
-_BUILD = re.compile(r"^b?(\d{1,6})$")
+_RELEASE = r"^v?(\d+(?:\.\d+){0,3})(?:\.post\d+|\.dev\d+|rc\d+|\+[\w.]+)?$"
+_BUILD = r"^b?(\d{1,6})$"
 
 
 def parse_version(runtime: Runtime, version: str) -> tuple[int, ...]:
     """A release 0.10, 0.10.1.1 (padded to 4 parts: 0.10 is 0.10.0.0), or a build b5331 / 5331."""
-    text = str(version).strip().lower()
-    if runtime.kind == "build":
-        m = _BUILD.match(text)
-        if not m:
+    key = _parse(runtime.kind, str(version).strip().lower())
+    if key is None:
+        if runtime.kind == "build":
             raise InputError(f"{runtime.title} version {version!r}: expected a build number such as b5331 "
                              f"(as `llama-server --version` prints it)")
-        return (int(m.group(1)),)
-    m = _RELEASE.match(text)
-    if not m:
         raise InputError(f"{runtime.title} version {version!r}: expected a release such as {runtime.newest}")
+    return key
+
+
+@lru_cache(maxsize=None)
+def _parse(kind: str, text: str) -> Optional[tuple[int, ...]]:
+    m = re.match(_BUILD if kind == "build" else _RELEASE, text)  # compiled on first use, not at import
+    if not m:
+        return None
+    if kind == "build":
+        return (int(m.group(1)),)
     parts = tuple(int(p) for p in m.group(1).split("."))
     return parts + (0,) * (4 - len(parts))
 
@@ -94,15 +105,18 @@ def canonical(runtime: Runtime, version: str) -> str:
     return str(version).strip().lower().lstrip("v")
 
 
-@dataclass(frozen=True)
 class Release:
     """What --engine NAME@VERSION resolved to."""
 
-    runtime: Runtime
-    version: str  # the release asked for (the newest checked when none was)
-    rules_version: str  # the era whose rules apply
-    rules: dict[str, Any]
-    warning: Optional[str] = None
+    __slots__ = ("runtime", "version", "rules_version", "rules", "warning")
+
+    def __init__(self, runtime: Runtime, version: str, rules_version: str, rules: dict[str, Any],
+                 warning: Optional[str] = None) -> None:
+        self.runtime = runtime
+        self.version = version  # the release asked for (the newest checked when none was)
+        self.rules_version = rules_version  # the era whose rules apply
+        self.rules = rules
+        self.warning = warning
 
 
 def resolve(runtime: Runtime, version: Optional[str]) -> Release:

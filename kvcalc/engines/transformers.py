@@ -36,7 +36,7 @@ RUNTIME = Runtime("hf", "transformers", "release", checked=("4.57.6", "5.17.0", 
 ))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # engines are compared by their fields nowhere; fewer generated methods at import
 class Transformers(Engine):
     name: ClassVar[str] = "hf"
     runtime: ClassVar[str] = "transformers"
