@@ -51,9 +51,9 @@ CORPUS = corpus()
 
 
 def test_the_spec_is_the_typer_apps_own() -> None:
-    from kvcalc.build.cli_spec import spec
+    from kvcalc.generators.cli_spec import spec
 
-    assert json.loads(fastpath.SPEC.read_text()) == json.loads(json.dumps(spec())), "run python -m kvcalc.build.cli_spec"
+    assert json.loads(fastpath.SPEC.read_text()) == json.loads(json.dumps(spec())), "run python -m kvcalc.generators.cli_spec"
 
 
 @pytest.mark.parametrize("args", CORPUS, ids=[" ".join(a)[:60] for a in CORPUS])

@@ -8,14 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kvcalc.build import indexes
+from kvcalc.generators import indexes
 from kvcalc.models import index
 
 
 def test_committed_indexes_are_current() -> None:
     for folder, names in indexes.targets():
         committed = (folder / index.INDEX_NAME).read_text(encoding="utf-8")
-        assert committed == indexes.build(folder, names), f"{folder}/index.json is stale: run python -m kvcalc.build.indexes"
+        assert committed == indexes.build(folder, names), f"{folder}/index.json is stale: run python -m kvcalc.generators.indexes"
 
 
 def test_an_edited_file_is_read_from_its_yaml(tmp_path: Path) -> None:

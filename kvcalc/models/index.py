@@ -3,7 +3,7 @@ answering for a shipped model imports no YAML parser. An index holds each file's
 its length and CRC-32; a file whose text no longer matches (edited in a checkout) is parsed from
 its YAML as before, so a stale index costs time, never a wrong answer.
 
-    python -m kvcalc.build.indexes     # rebuild after editing a shipped YAML (tests/test_index.py checks)
+    python -m kvcalc.generators.indexes     # rebuild after editing a shipped YAML (tests/test_index.py checks)
 """
 
 from __future__ import annotations
