@@ -34,10 +34,9 @@ def _transformers_rows():
 @pytest.mark.parametrize("version, row", list(_transformers_rows()))
 def test_transformers_release_allocates_what_kvcalc_says(version, row):
     engine = f"hf@{version}"
-    if row["status"] != "counted":  # transformers itself could not run it on a CPU
-        if row["error"]["stage"] == "config":  # a model type the release does not know: kvcalc refuses it
-            with pytest.raises(InputError, match="has no"):
-                kv_cache(from_hf_dict(row["config"], row["id"]), row["prefill"], row["batch"], engine=engine)
+    if row["status"] != "counted":  # transformers refused it (an unknown model type; Mamba kernels missing)
+        with pytest.raises(InputError, match="has no|Mamba state"):  # kvcalc refuses it too, by name
+            kv_cache(from_hf_dict(row["config"], row["id"]), row["prefill"], row["batch"], engine=engine)
         return
     model = from_hf_dict(row["config"], row["id"])
     prefill, decode = row["after_prefill"], row["after_decode"]

@@ -7,7 +7,7 @@ transformers 5.23.0 by conformance/transformers; source: transformers/cache_util
   prefill's K/V (``seq`` tokens stay allocated until the next step), and between decode steps
   on the concatenation of ``window - 1`` + 1 tokens.
 - MLA (DeepSeek-V2/V3 and kin): the compressed latent, as K of [B, 1, S, kv_lora_rank] and V of
-  [B, 1, S, qk_rope_head_dim]: the same bytes as ``exact``. transformers 4.x cached it
+  [B, 1, S, qk_rope_head_dim]: the same bytes as ``exact``. transformers before 5.15 cached it
   decompressed per head (K of qk_nope + qk_rope, V of v_head_dim, for all n_heads).
 - Falcon with new_decoder_architecture caches K and V expanded to every query head,
   [B, n_heads, S, head_dim].
@@ -27,12 +27,20 @@ from .releases import Era, Runtime
 TRANSFORMERS_VERSION = "5.23.0"
 RUNTIME = Runtime("hf", "transformers", "release", checked=("4.57.6", "5.17.0", "5.23.0"), eras=(
     Era("4.57.0", "DynamicCache of per-layer tensors; DeepSeek-V2/V3 cache K and V decompressed per head "
-                  "(K of n_heads x (qk_nope + qk_rope), V of n_heads x v_head_dim)",
-        "transformers/models/deepseek_v3/modeling_deepseek_v3.py DeepseekV3Attention.forward (4.57.6)",
-        {"mla_cache": "per_head", "lacks": ("nemotron_h",)}),
-    Era("5.0.0", "DeepSeek-V2/V3 cache the MLA latent: K of kv_lora_rank, V of qk_rope_head_dim",
-        "transformers/models/deepseek_v3/modeling_deepseek_v3.py (5.0.0); conformance/transformers (5.23.0)",
-        {"mla_cache": "latent", "lacks": ()}),
+                  "(K of n_heads x (qk_nope + qk_rope), V of n_heads x v_head_dim); no nemotron_h; Mamba hybrids "
+                  "keep their state in HybridMambaAttentionDynamicCache, in bf16 or fp32 by whether the mamba "
+                  "kernels run (kvcalc refuses them)",
+        "transformers/models/deepseek_v3/modeling_deepseek_v3.py DeepseekV3Attention.forward, "
+        "models/jamba/modeling_jamba.py HybridMambaAttentionDynamicCache (4.57.6)",
+        {"mla_cache": "per_head", "lacks": ("nemotron_h",), "mamba_state": "unmodelled"}),
+    Era("5.3.0", "nemotron_h arrives (its own cache, state in the model dtype: kvcalc refuses it until 5.5.0)",
+        "transformers/models/nemotron_h (5.3.0)", {"lacks": ()}),
+    Era("5.5.0", "Mamba layers in DynamicCache's LinearAttentionLayer: conv state in the activations' dtype, "
+                 "SSM state in fp32", "transformers/cache_utils.py LinearAttentionLayer (5.5.0)",
+        {"mamba_state": "linear_attention"}),
+    Era("5.15.0", "DeepSeek-V2/V3 cache the MLA latent: K of kv_lora_rank, V of qk_rope_head_dim",
+        "transformers/models/deepseek_v3/modeling_deepseek_v3.py (5.15.0); conformance/transformers (5.23.0)",
+        {"mla_cache": "latent"}),
 ))
 
 
@@ -43,9 +51,10 @@ class Transformers(Engine):
     is_exact: ClassVar[bool] = False
     measure_runtime: ClassVar[Optional[str]] = "transformers"
     version: Optional[str] = TRANSFORMERS_VERSION
-    rules_version: Optional[str] = "5.0.0"
-    mla_cache: str = rule("latent")  # latent (5.x) | per_head (4.x)
+    rules_version: Optional[str] = "5.15.0"
+    mla_cache: str = rule("latent")  # latent (5.15 on) | per_head (before)
     lacks: tuple[str, ...] = rule(())  # model types the release does not know
+    mamba_state: str = rule("linear_attention")  # linear_attention (5.5.0 on) | unmodelled (before)
 
     @classmethod
     def runtime_of(cls, name: str) -> Runtime:
@@ -90,11 +99,15 @@ class Transformers(Engine):
                 StateTensor("ssm", (s.d_inner, s.d_state), "fp32"))
 
     def check(self, model: Model, k_dtype: object, v_dtype: object) -> None:
-        if model.family in self.lacks:
-            from ..errors import InputError
+        from ..errors import InputError
+        from ..models.model import RECURRENT
 
+        if model.family in self.lacks:
             raise InputError(f"transformers {self.version} has no {model.family} model: it came with a later release "
                              f"(`kvcalc engines` lists the eras)")
+        if self.mamba_state == "unmodelled" and RECURRENT in model.layer_kinds:
+            raise InputError(f"transformers {self.version}: the Mamba state of {model.name} is kept in bf16 or fp32 by "
+                             f"whether the mamba kernels run, which kvcalc does not model before transformers 5.5.0")
 
     def cached_kv_heads(self, model: Model) -> int:
         return model.n_heads if expands_kv(model) else model.n_kv_heads
@@ -102,12 +115,12 @@ class Transformers(Engine):
     def notes(self, model: Model, cache: Any, exact: Any) -> list[str]:
         notes = []
         if model.mla and self.mla_cache == "per_head":
-            notes.append(f"transformers 4.x caches MLA decompressed per head: K of {model.n_heads} x "
+            notes.append(f"transformers before 5.15 caches MLA decompressed per head: K of {model.n_heads} x "
                          f"{model.mla.qk_nope_head_dim + model.mla.qk_rope_head_dim}, V of {model.n_heads} x "
-                         f"{model.mla.v_head_dim} elements per layer per token (5.x caches the latent)")
+                         f"{model.mla.v_head_dim} elements per layer per token (5.15 on caches the latent)")
         elif model.mla:
-            notes.append(f"transformers 5 caches the MLA latent: K of {model.mla.kv_lora_rank} + V of "
-                         f"{model.mla.qk_rope_head_dim} elements per layer per token (transformers 4.x "
+            notes.append(f"transformers caches the MLA latent: K of {model.mla.kv_lora_rank} + V of "
+                         f"{model.mla.qk_rope_head_dim} elements per layer per token (before 5.15 it "
                          f"decompressed it per head)")
         if expands_kv(model):
             notes.append(f"transformers expands Falcon's {model.n_kv_heads} KV heads to all {model.n_heads} query "
