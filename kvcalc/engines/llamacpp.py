@@ -30,7 +30,7 @@ cells before b5429), MLA (a V row of kv_lora_rank before b7832) and llama-server
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields as dataclass_fields
 from typing import Any, ClassVar, Optional
 
 from ..errors import InputError
@@ -49,7 +49,8 @@ RUNTIME = Runtime("llama.cpp", "llama.cpp", "build", checked=("b4875", "b5308", 
                  "of n_ctx cells shared by every sequence; sliding-window layers hold n_ctx cells like the others; "
                  "flash attention off by default; DeepSeek GGUFs cache K and V per head",
         f"{_PR}7257 (614d3b914), llama.cpp: llama_new_context_with_model",
-        {"ctx_pad": "fa", "streams": False, "swa_cache": "none", "mla": "per_head", "fa_default": "off",
+        {"ctx_pad": "fa", "streams_split": False, "stream_split": "ceil", "fa_off_mla": False, "swa_cache": "none",
+         "mla": "per_head", "fa_default": "off",
          "server_slots": "one", "log": "llama_new_context_with_model: KV self", "fa_needs_equal_heads": True,
          "hybrid_split": False, "recurrent_log": "seqs"}),
     Era("b4463", "the KV log line's prefix becomes llama_init_from_model", f"{_PR}11110 (afa8a9ec9)",
@@ -78,7 +79,7 @@ RUNTIME = Runtime("llama.cpp", "llama.cpp", "build", checked=("b4875", "b5308", 
                  "(#14363, b5913, effective by default once LLAMA_SET_ROWS=1 became the default); SWA cells "
                  "n_swa x (n_seq_max if unified else 1) + n_ubatch",
         f"{_PR}14363 (225e7a143) and {_PR}14959 (a4569c41f), src/llama-kv-cache-unified.cpp",
-        {"streams": True, "swa_cache": "streams", "log": "llama_kv_cache_unified: size streams"}),
+        {"streams_split": True, "swa_cache": "streams", "log": "llama_kv_cache_unified: size streams"}),
     Era("b6233", "the KV log prefix becomes llama_kv_cache", f"{_PR}15467 (715a6db02)",
         {"log": "llama_kv_cache: size streams"}),
     Era("b6325", "flash attention auto by default (llama_context_params.flash_attn_type); auto pads like on (256)",
@@ -184,11 +185,7 @@ class LlamaCpp(Engine):
         if rules["fa_default"] == "off" and options.get("flash_attn") == "auto":
             raise InputError(f"llama.cpp {build} has no flash-attention auto (it came with b6325): "
                              f"--flash-attn on or off")
-        fields = {"ctx_pad": rules["ctx_pad"], "streams_split": rules["streams"],
-                  "stream_split": rules.get("stream_split", "ceil"), "swa_cache": rules["swa_cache"],
-                  "mla": rules["mla"], "log": rules["log"], "fa_needs_equal_heads": rules["fa_needs_equal_heads"],
-                  "fa_off_mla": rules.get("fa_off_mla", False), "hybrid_split": rules["hybrid_split"],
-                  "recurrent_log": rules["recurrent_log"]}
+        fields = {k: v for k, v in rules.items() if k in RULE_FIELDS}  # the era's rules, named as the fields
         return cls(name=name, version=version, rules_version=era.since, warning=release.warning,
                    **{**defaults, **fields, **options})
 
@@ -359,4 +356,5 @@ def log_document(c: Any, eng: "LlamaCpp") -> dict[str, Any]:
             "swa_full": eng.swa_full, "n_ubatch": eng.n_ubatch, "flash_attn": eng.flash_attn, "log": lines}
 
 
+RULE_FIELDS = frozenset(f.name for f in dataclass_fields(LlamaCpp) if f.metadata.get("rule"))
 KVDTypeLike = object  # kvcalc.dtypes.KVDType; kept loose to avoid an import cycle at type level
