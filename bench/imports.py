@@ -4,7 +4,7 @@ functions), the circles in it, and any import that runs up the floors of the hou
 The floors, bottom first (a module may import its own floor and those below, never above):
 
     kvcalc (the package: __version__, and its API imported lazily)   errors, dtypes   models   engines
-    core   output   planning, measure   call   cli, generators   __main__
+    core   output   planning, measure, logs   call   cli, generators   __main__
 
     python bench/imports.py            # prints the graph's size, circles and upward imports; exit 1 if any
     python bench/imports.py --dot      # the graph in Graphviz's dot language
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "kvcalc"
-FLOORS = [("__init__",), ("errors", "dtypes"), ("models",), ("engines",), ("core",), ("output",), ("planning", "measure"),
+FLOORS = [("__init__",), ("errors", "dtypes"), ("models",), ("engines",), ("core",), ("output",), ("planning", "measure", "logs"),
           ("call",), ("cli", "generators"), ("__main__",)]
 
 

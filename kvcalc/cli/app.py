@@ -322,6 +322,18 @@ def engines_list(
     return commands.engines_list(**locals())
 
 
+@app.command("check-log", epilog="Examples:\n\nkvcalc check-log vllm-startup.log\n\nkvcalc check-log server.log.gz --model llama3.1-8b -f json\n\ndocker logs my-vllm 2>&1 | kvcalc check-log -")
+def check_log(
+    log: Annotated[str, typer.Argument(metavar="FILE|-", help="A startup log of vLLM, SGLang, llama.cpp or ik_llama.cpp (gzip too); - reads stdin.")],
+    model: Annotated[str | None, typer.Option("--model", "-m", metavar="NAME|FILE", help="The model that ran (default: the one the log names, or its printed metadata).")] = None,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+) -> Result:
+    """Recompute every memory line a runtime printed at startup, with the rules of its release.
+    Exit 0: every recomputed line agrees; 1: one does not; 2: no line recognised."""
+    return commands.check_log(**locals())
+
+
 @app.command("chart", epilog="Examples:\n\nkvcalc chart llama3-8b\n\nkvcalc chart llama3-8b --plot kv.png")
 def chart(
     model: ModelArg,

@@ -323,3 +323,17 @@ def chart(model, seq, batch, kv_dtype, engine, plot, units, fmt, output) -> Resu
     return call.done()
 
 
+
+
+def check_log(log, model, fmt, output) -> Result:  # type: ignore[no-untyped-def]
+    """Exit 0 when every recomputed line agrees, 1 when one does not, 2 when none is recognised."""
+    call = Call()
+    from ..logs.check import check_log as read
+    from ..logs.report import check_log_report
+    from ..models.registry import load_model
+    from ..output.report import output_format
+
+    fmt = output_format(fmt, output)
+    checked = read(log, load_model(model) if model is not None else None)  # unreadable, or nothing known: exit 2
+    call.emit(check_log_report(checked), fmt, "iec", output)
+    return call.done(checked.exit_code)

@@ -10,7 +10,7 @@ loader reads them (src/llama-model.cpp, src/models/<arch>.cpp): ``{arch}.block_c
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Optional
 
 from ..errors import ConfigError
 
@@ -25,18 +25,24 @@ SWA_PATTERN = {"gemma2": 2, "gemma3": 6, "gpt-oss": 2}
 SWA_DEFAULT = {"gemma2": 4096}
 
 
+MISSING = object()  # what a metadata lookup returns for a key that is not there
+
+
 class _Meta:
-    def __init__(self, reader: Any, origin: str):
-        self.fields, self.origin = reader.fields, origin
+    """GGUF metadata by key: `lookup(key)` gives a value or MISSING (a file's fields, or the keys a
+    llama.cpp log printed)."""
+
+    def __init__(self, lookup: Callable[[str], Any], origin: str):
+        self.lookup, self.origin = lookup, origin
         self.arch = self.get("general.architecture")
 
     def get(self, key: str, default: Any = ConfigError) -> Any:
-        field = self.fields.get(key)
-        if field is None:
+        value = self.lookup(key)
+        if value is MISSING:
             if default is ConfigError:
                 raise ConfigError(f"{self.origin}: GGUF key {key} is missing (needed to size the cache)")
             return default
-        return field.contents()
+        return value
 
     def arch_key(self, key: str, default: Any = ConfigError) -> Any:
         return self.get(f"{self.arch}.{key}", default)
@@ -78,15 +84,29 @@ def _swa_layers(m: _Meta, n_layers: int) -> tuple[list[bool], int | None]:
 
 def from_gguf(path: str | Path) -> tuple["Model", int]:  # noqa: F821
     """(the model, the weights' bytes from the tensor table) of a GGUF file."""
-    from .config import validate
-
     from .files import note_input
 
     path = Path(path)
     note_input(path)
     reader = _reader(path)
-    origin = str(path)
-    m = _Meta(reader, origin)
+
+    def lookup(key: str) -> Any:
+        field = reader.fields.get(key)
+        return MISSING if field is None else field.contents()
+
+    model = model_from_metadata(lookup, str(path), path.stem, lambda: _embedding_rows(reader),
+                                {"url": path.resolve().as_uri(), "revision": "local file"})
+    return model, sum(int(t.n_bytes) for t in reader.tensors)
+
+
+def model_from_metadata(lookup: Callable[[str], Any], origin: str, stem: str,
+                        embedding_rows: Optional[Callable[[], int]] = None,
+                        source: Optional[dict[str, str]] = None) -> "Model":  # noqa: F821
+    """The model llama.cpp builds from GGUF metadata (`lookup(key)`: a value or MISSING), named
+    general.name (else `stem`)."""
+    from .config import validate
+
+    m = _Meta(lookup, origin)
     family = ARCHS.get(m.arch)
     if family is None:
         raise ConfigError(f"{origin}: GGUF architecture {m.arch!r} has no kvcalc mapping (known: {', '.join(ARCHS)})")
@@ -138,9 +158,11 @@ def from_gguf(path: str | Path) -> tuple["Model", int]:  # noqa: F821
     if len(set(attn)) > 1:
         raise ConfigError(f"{origin}: {m.arch}.attention.head_count_kv varies between attention layers "
                           f"({sorted(set(attn))}); kvcalc's schema has one KV-head count")
-    tokens = m.get("tokenizer.ggml.tokens", None)
-    vocab = int(m.arch_key("vocab_size", len(tokens) if tokens else 0)) or _embedding_rows(reader)
-    name = str(m.get("general.name", path.stem)).strip().lower().replace(" ", "-") or path.stem.lower()
+    vocab = int(m.arch_key("vocab_size", 0))
+    if not vocab:
+        tokens = m.get("tokenizer.ggml.tokens", None)
+        vocab = len(tokens) if isinstance(tokens, list) else embedding_rows() if embedding_rows else 0
+    name = str(m.get("general.name", stem)).strip().lower().replace(" ", "-") or stem.lower()
     pattern = "".join(letters)
     data: dict[str, Any] = {
         "name": name,
@@ -154,7 +176,7 @@ def from_gguf(path: str | Path) -> tuple["Model", int]:  # noqa: F821
         "vocab_size": vocab or 1,
         "dtype": "fp16",
         "max_context": int(m.arch_key("context_length")),
-        "source": {"url": path.resolve().as_uri(), "revision": "local file", "note": f"GGUF metadata ({m.arch})"},
+        "source": {**(source or {"url": "about:log", "revision": "printed"}), "note": f"GGUF metadata ({m.arch})"},
         "notes": "from a GGUF file: dtype is llama.cpp's default cache type (f16)",
     }
     if set(pattern) != {"M" if mla else "F"}:
@@ -165,8 +187,7 @@ def from_gguf(path: str | Path) -> tuple["Model", int]:  # noqa: F821
         data["mla"] = mla
     if ssm:
         data["ssm"] = ssm
-    weights = sum(int(t.n_bytes) for t in reader.tensors)
-    return validate(data, origin), weights
+    return validate(data, origin)
 
 
 def _embedding_rows(reader: Any) -> int:

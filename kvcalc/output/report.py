@@ -38,6 +38,7 @@ class Report:
     document: dict[str, Any] | None = None  # json/yaml; defaults to {"rows": rows}
     notes: list[str] = field(default_factory=list)
     csv_prefix: dict[str, Any] | None = None  # context columns repeated on every CSV row
+    text: str | None = None  # the table format as plain lines (check-log's line-by-line reading), if not a table
 
 
 # What `-o FILE` means when --format is not given, by the file's extension.
@@ -436,6 +437,8 @@ def render_text(report: Report, fmt: str, units: str, width: int = 120) -> str:
     """The report as text in any format; a table is drawn without colour (for files)."""
     if fmt in RENDERERS:
         return RENDERERS[fmt](report, units)
+    if report.text is not None:
+        return report.text
     from rich.console import Console
 
     buf = io.StringIO()
@@ -489,6 +492,11 @@ def emit(report: Report, fmt: str | None = "table", units: str = "iec", output: 
         from .outfile import write_atomic
 
         write_atomic(output, render_text(report, fmt, units))
+        return
+    if fmt == "table" and report.text is not None:
+        import sys
+
+        sys.stdout.write(report.text)
         return
     if fmt == "table":
         console = stdout_console()
