@@ -166,6 +166,9 @@ class _Reader:
     def feed(self, n: int, text: str, lines: Lines) -> None:
         if not _ANY.search(text):  # most lines of a long log: one search, nothing more
             return
+        modules = RUNTIMES.values()
+        if not any(m.starts(text) or m.WHOLE.search(text) for m in modules):
+            text = lines.continued(text)  # a line a terminal cut: the lines after it that start no record
         self._marker(n, text)
         if self.start is None:
             for runtime, module in RUNTIMES.items():
