@@ -21,6 +21,7 @@ B = 2  # bytes per bf16 element
 EXPECTED = [
     ("DeepSeek-V2-Lite", 27 * (512 + 64) * B * S),
     ("DeepSeek-V3", 61 * (512 + 64) * B * S),  # 70,272 B per token
+    ("DeepSeek-R1", 61 * (512 + 64) * B * S),  # DeepSeek-V3's architecture
     ("Jamba-v0.1", 4 * 2 * 8 * 128 * B * S),  # attention on 4 of 32 layers
     ("Llama-2-13b", 40 * 2 * 40 * 128 * B * S),
     ("Llama-2-70b", 80 * 2 * 8 * 128 * B * S),
@@ -62,6 +63,13 @@ EXPECTED = [
     ("gpt-oss-20b", 2 * 8 * 64 * B * (12 * 128 + 12 * S)),  # head_dim 64, not 2880 / 64 = 45
     ("gpt-oss-120b", 2 * 8 * 64 * B * (18 * 128 + 18 * S)),  # 36 layers, alternating
     ("gpt2", 12 * 2 * 12 * 64 * B * S),
+    ("Llama-3.1-8B-Instruct", 32 * 2 * 8 * 128 * B * S),
+    ("Llama-3.3-70B-Instruct", 80 * 2 * 8 * 128 * B * S),
+    ("Qwen2-7B-Instruct", 28 * 2 * 4 * 128 * B * S),  # use_sliding_window false
+    ("Qwen2.5-3B-Instruct", 36 * 2 * 2 * 128 * B * S),
+    ("Qwen3-235B-A22B", 94 * 2 * 4 * 128 * B * S),
+    ("Qwen3-30B-A3B-Instruct-2507", 48 * 2 * 4 * 128 * B * S),
+    ("gemma-2-9b-it", 2 * 8 * 256 * B * (21 * 4096 + 21 * S)),
 ]
 
 

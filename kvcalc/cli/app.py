@@ -100,7 +100,7 @@ WideOpt = Annotated[bool, typer.Option("--wide", help="Every column, whatever th
 FormatOpt = Annotated[str | None, typer.Option("--format", "-f", help=FORMAT_HELP, show_default=False)]
 OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE (whole, or not at all) instead of stdout.")]
 EngineOpt = Annotated[str, typer.Option("--engine", "-e", help="Runtime and release, NAME[@VERSION]: exact (what the model needs), hf (transformers), vllm (paged blocks), llama.cpp (cells, ggml types; @BUILD such as b5331), llama-cpp-python (its vendored llama.cpp, the C API's defaults). No version: the newest checked; `kvcalc engines` lists them.")]
-BlockOpt = Annotated[str, typer.Option("--block-size", help="Tokens per paged block (engine vllm).")]
+BlockOpt = Annotated[str | None, typer.Option("--block-size", "--page-size", help="Tokens per paged block (vllm: 16) or page (sglang's --page-size: 1); default: the engine's.")]
 
 
 @app.callback(invoke_without_command=True)
@@ -119,7 +119,7 @@ def calc(
     batch: BatchOpt = "1",
     kv_dtype: DtypeOpt = "auto",
     engine: EngineOpt = "exact",
-    block_size: BlockOpt = str(DEFAULT_BLOCK_SIZE),
+    block_size: BlockOpt = None,
     units: UnitsOpt = "iec",
     wide: WideOpt = False,
     fmt: FormatOpt = None,
@@ -177,7 +177,7 @@ def measure_all(
     batch: BatchOpt = "1",
     kv_dtype: DtypeOpt = "auto",
     engine: EngineOpt = "exact",
-    block_size: BlockOpt = str(DEFAULT_BLOCK_SIZE),
+    block_size: BlockOpt = None,
     device: Annotated[str, typer.Option("--device", help="auto, cuda or cpu.")] = "cpu",
     fmt: FormatOpt = None,
     output: OutputOpt = None,
@@ -207,7 +207,7 @@ def compare(
     kv_heads: Annotated[str | None, typer.Option("--kv-heads", help="Head configurations of each model: 64,32,8,1 or all (every divisor of n_heads).")] = None,
     kv_dtype: DtypeOpt = "auto",
     engine: EngineOpt = "exact",
-    block_size: BlockOpt = str(DEFAULT_BLOCK_SIZE),
+    block_size: BlockOpt = None,
     gpu: Annotated[str | None, typer.Option("--gpu", "-g", help="Add the decode speed bound on this GPU.")] = None,
     tp: Annotated[str | None, typer.Option("--tp", help="Tensor-parallel GPUs for --gpu (default 1).")] = None,
     catalog: CatalogOpt = None,
@@ -229,7 +229,7 @@ def table(
     kv_heads: Annotated[str | None, typer.Option("--kv-heads", help="Rebuild each model with these KV-head counts, or all (every divisor of n_heads; default: as published).")] = None,
     tp: Annotated[str, typer.Option("--tp", help="Tensor-parallel sizes, comma-separated.")] = "1",
     engine: EngineOpt = "exact",
-    block_size: BlockOpt = str(DEFAULT_BLOCK_SIZE),
+    block_size: BlockOpt = None,
     units: UnitsOpt = "iec",
     wide: WideOpt = False,
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="table (terminal, up to 10,000 rows), csv, json, markdown or yaml; default: from -o's extension, else table.", show_default=False)] = None,
@@ -254,7 +254,7 @@ def fit(
     weights_bytes: WBytesOpt = None,
     util: UtilOpt = "0.9",
     reserve: ReserveOpt = "2GiB",
-    block_size: BlockOpt = str(DEFAULT_BLOCK_SIZE),
+    block_size: BlockOpt = None,
     catalog: CatalogOpt = None,
     engine: Annotated[str, typer.Option("--engine", "-e", help="Runtime whose rules size the cache, NAME[@VERSION]: vllm (paged blocks), hf or exact; --kv-memory is vllm's (e.g. vllm@0.10.1.1).")] = "vllm",
     kv_memory: Annotated[str | None, typer.Option("--kv-memory", help="vLLM's 'Available KV cache memory' per GPU (e.g. 4GiB): size its pool exactly, no --gpu needed.")] = None,
@@ -289,7 +289,7 @@ def plan(
     weights_bytes: WBytesOpt = None,
     util: UtilOpt = "0.9",
     reserve: ReserveOpt = "2GiB",
-    block_size: BlockOpt = str(DEFAULT_BLOCK_SIZE),
+    block_size: BlockOpt = None,
     catalog: CatalogOpt = None,
     engine: Annotated[str, typer.Option("--engine", "-e", help="Runtime whose rules size the cache, NAME[@VERSION]: vllm (paged blocks), hf or exact.")] = "vllm",
     wide: WideOpt = False,
@@ -326,6 +326,7 @@ def engines_list(
 def check_log(
     log: Annotated[str, typer.Argument(metavar="FILE|-", help="A startup log of vLLM, SGLang, llama.cpp or ik_llama.cpp (gzip too); - reads stdin.")],
     model: Annotated[str | None, typer.Option("--model", "-m", metavar="NAME|FILE", help="The model that ran (default: the one the log names, or its printed metadata).")] = None,
+    tp: Annotated[str | None, typer.Option("--tp", metavar="N", help="Tensor parallelism, for a log that does not print it.")] = None,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
 ) -> Result:

@@ -28,9 +28,17 @@ def _setup(model, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weight
     return make_setup(
         model, find_gpu(gpu, catalog), parse_size(gpus, "--gpus") if gpus is not None else None,
         parse_size(tp, "--tp") if tp is not None else None, parse_size(pp, "--pp"), parse_fraction(util, "--gpu-memory-utilization"),
-        parse_bytes(reserve, "--reserve", allow_zero=True), parse_size(block_size, "--block-size"), kv_dtype, weights_dtype,
+        parse_bytes(reserve, "--reserve", allow_zero=True), _blocks(block_size), kv_dtype, weights_dtype,
         engine,
     )
+
+
+def _blocks(block_size):  # type: ignore[no-untyped-def]
+    """--block-size as given, else vLLM's 16 (the planning default; an engine's own default is its own)."""
+    from ..engines import DEFAULT_BLOCK_SIZE
+    from ..output.units import parse_size
+
+    return parse_size(block_size, "--block-size") if block_size is not None else DEFAULT_BLOCK_SIZE
 
 
 def engine_for(call, spec, block_size=None, **options):  # type: ignore[no-untyped-def]
@@ -55,7 +63,7 @@ def calc(model, seq, batch, kv_dtype, engine, block_size, units, fmt, output, me
     fmt, units = output_format(fmt, output), check_choice(units, UNITS, "--units")
     check_choice(device, ("auto", "cuda", "cpu"), "--device")
     seq_len, batch_size = parse_size(seq, "--seq"), parse_size(batch, "--batch")
-    blocks = parse_size(block_size, "--block-size")
+    blocks = _blocks(block_size)
     llama = {"n_parallel": parse_size(parallel, "--parallel") if parallel is not None else None,
              "kv_unified": kv_unified, "swa_full": swa_full,
              "n_ubatch": parse_size(ubatch, "--ubatch") if ubatch is not None else None, "flash_attn": flash_attn}
@@ -128,7 +136,7 @@ def measure_all(all_models, seq, batch, kv_dtype, engine, block_size, device, fm
         raise InputError("kvcalc measure needs --all (one model: kvcalc MODEL --seq N --measure)")
     eng = engine_for(call, engine, block_size)
     report, ok = measure_all_report(list(load_all()), parse_size(seq, "--seq"), parse_size(batch, "--batch"), kv_dtype,
-                                    eng, parse_size(block_size, "--block-size"), device)
+                                    eng, _blocks(block_size), device)
     call.emit(report, fmt, "iec", output)
     return call.done(None if ok else 1)
 
@@ -151,7 +159,7 @@ def compare(models, seq, batch, kv_heads, kv_dtype, engine, block_size, gpu, tp,
         setup = None
     _warn_context(call, cfgs, parse_size(seq, "--seq"))
     report = compare_report(cfgs, parse_size(seq, "--seq"), parse_size(batch, "--batch"), kv_dtype, engine,
-                            parse_size(block_size, "--block-size"), heads, setup)
+                            _blocks(block_size), heads, setup)
     call.emit(report, fmt, units, output)
     return call.done()
 
@@ -169,7 +177,7 @@ def table(models, seq, batch, kv_dtype, kv_heads, tp, engine, block_size, units,
     grid = Grid(models_, parse_size_list(seq, "--seq"), parse_size_list(batch, "--batch"),
                 [d.strip() for d in kv_dtype.split(",")],
                 parse_kv_heads(kv_heads, models_) if kv_heads is not None else None, parse_size_list(tp, "--tp"),
-                engine_for(call, engine, block_size), parse_size(block_size, "--block-size"))
+                engine_for(call, engine, block_size), _blocks(block_size))
     grid.check(parse_size(max_rows, "--max-rows"))
     _warn_context(call, grid.models, grid.seqs.max())
     if fmt != "table":
@@ -209,14 +217,22 @@ def fit(model, gpu, seq, batch, gpus, tp, pp, kv_dtype, weights_dtype, weights_b
         from ..planning.reports import pool_report
 
         if not engine_class(engine).sizes_pool:
-            raise InputError("--kv-memory sizes vLLM's pool: use it with --engine vllm")
+            raise InputError("--kv-memory sizes a serving engine's pool: use it with --engine vllm or sglang")
         if max_model_len is None and seq is None and cfg.max_context is None:
             raise InputError(f"{cfg.name}: its config gives no context length (max_position_embeddings): give --max-model-len")
         length = parse_size(max_model_len if max_model_len is not None else seq if seq is not None else str(cfg.max_context),
                             "--max-model-len")
-        eng = engine_for(call, engine, block_size, max_num_batched_tokens=parse_size(max_batched, "--max-num-batched-tokens"))
-        report = pool_report(cfg, parse_bytes(kv_memory, "--kv-memory"), eng, length, kv_dtype,
-                             parse_size(tp, "--tp") if tp is not None else 1)
+        tp_size = parse_size(tp, "--tp") if tp is not None else 1
+        if engine_class(engine).pool_unit == "tokens":  # SGLang's token pool
+            from ..planning.token_pool import token_pool_report
+
+            eng = engine_for(call, engine, block_size)
+            report = token_pool_report(cfg, parse_bytes(kv_memory, "--kv-memory"), eng.for_model(cfg), length,
+                                       kv_dtype, tp_size)
+        else:
+            eng = engine_for(call, engine, block_size,
+                             max_num_batched_tokens=parse_size(max_batched, "--max-num-batched-tokens"))
+            report = pool_report(cfg, parse_bytes(kv_memory, "--kv-memory"), eng, length, kv_dtype, tp_size)
         call.emit(report, fmt, "iec", output)
         return call.done(_fit_status(report, fail_if_not_fit))
     if gpu is None:
@@ -325,7 +341,7 @@ def chart(model, seq, batch, kv_dtype, engine, plot, units, fmt, output) -> Resu
 
 
 
-def check_log(log, model, fmt, output) -> Result:  # type: ignore[no-untyped-def]
+def check_log(log, model, tp, fmt, output) -> Result:  # type: ignore[no-untyped-def]
     """Exit 0 when every recomputed line agrees, 1 when one does not, 2 when none is recognised."""
     call = Call()
     from ..logs.check import check_log as read
@@ -334,6 +350,9 @@ def check_log(log, model, fmt, output) -> Result:  # type: ignore[no-untyped-def
     from ..output.report import output_format
 
     fmt = output_format(fmt, output)
-    checked = read(log, load_model(model) if model is not None else None)  # unreadable, or nothing known: exit 2
+    from ..output.units import parse_size
+
+    defaults = {"tp": parse_size(tp, "--tp")} if tp is not None else None
+    checked = read(log, load_model(model) if model is not None else None, defaults)  # unreadable, nothing known: 2
     call.emit(check_log_report(checked), fmt, "iec", output)
     return call.done(checked.exit_code)

@@ -5,6 +5,7 @@ One module a runtime:
 - ``exact``: what the model needs (the base every engine starts from);
 - ``transformers`` (CLI name ``hf``): transformers' DynamicCache;
 - ``vllm``: vLLM's paged KV cache;
+- ``sglang``: SGLang's token pool;
 - ``llamacpp`` (CLI names ``llama.cpp`` and ``llama-cpp-python``): llama.cpp's cells, streams
   and ggml block types.
 
@@ -26,11 +27,12 @@ from .exact import DEFAULT_BLOCK_SIZE, Engine, Shape, StateTensor
 
 # CLI name -> (module, class). Every spelling a user may write maps to one of these.
 _MODULES = {"exact": ("exact", "Engine"), "hf": ("transformers", "Transformers"), "vllm": ("vllm", "Vllm"),
-            "llama.cpp": ("llamacpp", "LlamaCpp"), "llama-cpp-python": ("llamacpp", "LlamaCpp")}
+            "llama.cpp": ("llamacpp", "LlamaCpp"), "llama-cpp-python": ("llamacpp", "LlamaCpp"),
+            "sglang": ("sglang", "Sglang")}
 _SPELLINGS = {"transformers": "hf", "llamacpp": "llama.cpp", "llama_cpp": "llama.cpp", "llama-cpp": "llama.cpp",
               "llama_cpp_python": "llama-cpp-python", "llamacpp-python": "llama-cpp-python"}
-ENGINES = ("exact", "hf", "vllm", "llama.cpp", "llama-cpp-python")
-_LAZY = {"Transformers": "transformers", "Vllm": "vllm", "LlamaCpp": "llamacpp"}
+ENGINES = ("exact", "hf", "vllm", "sglang", "llama.cpp", "llama-cpp-python")
+_LAZY = {"Transformers": "transformers", "Vllm": "vllm", "LlamaCpp": "llamacpp", "Sglang": "sglang"}
 
 
 def engine_name(spec: str) -> str:
@@ -81,5 +83,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["ENGINES", "DEFAULT_BLOCK_SIZE", "Engine", "LlamaCpp", "Shape", "StateTensor", "Transformers", "Vllm",
+__all__ = ["ENGINES", "DEFAULT_BLOCK_SIZE", "Engine", "LlamaCpp", "Sglang", "Shape", "StateTensor", "Transformers", "Vllm",
            "engine_class", "engine_name", "get_engine", "runtimes"]

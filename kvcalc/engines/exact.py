@@ -70,7 +70,8 @@ class Engine:
     runtime: ClassVar[str] = "what the model needs"
     is_exact: ClassVar[bool] = True  # the reference the runtimes are compared with
     plans_capacity: ClassVar[bool] = True  # fit / plan / compare --gpu size a serving cache by its rules
-    sizes_pool: ClassVar[bool] = False  # fit --kv-memory sizes its block pool (vLLM)
+    sizes_pool: ClassVar[bool] = False  # fit --kv-memory sizes its pool (vLLM's blocks, SGLang's tokens)
+    pool_unit: ClassVar[str] = "blocks"  # what its pool is counted in: blocks (vLLM) | tokens (SGLang)
     shares_context: ClassVar[bool] = False  # --seq is one context shared by --parallel slots (llama.cpp)
     measure_runtime: ClassVar[Optional[str]] = None  # the runtime --measure can allocate through
     version: Optional[str] = None  # the runtime release asked for (None: no releases, or the newest)

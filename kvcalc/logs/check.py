@@ -16,7 +16,7 @@ from typing import Any, Iterator, Optional
 
 from ..errors import InputError, KvcalcError
 from . import llamacpp, sglang, vllm
-from .reader import Lines, open_log
+from .reader import Lines, clean, open_log
 from .record import Checked, Start
 
 # Each runtime's module: starts(), CLAIMS (lines only it prints, for a log that never names its
@@ -25,11 +25,27 @@ from .record import Checked, Start
 RUNTIMES = {"vllm": vllm, "sglang": sglang, "llama.cpp": llamacpp, "ik_llama.cpp": llamacpp}
 
 # Every line any parser reads has one of these: a line without any is skipped at the cost of one search.
-_ANY = re.compile("|".join(re.escape(k) for k in (
-    "LLM engine", "vLLM", "KV cache", "KV Cache", "concurrency", "blocks:", "kv_cache_size=", "took", "block size",
-    "max_num_batched_tokens", "non-default args", "server_args", "max_total_num_tokens", "Load weight", "Memory pool",
-    "sglang", "llama_", "print_info", "llm_load", "build", "version", "KV buffer", "KV self", "Flash Attention",
-    "SWA", "c^KV")))
+_KEYS = (
+    # vLLM
+    "LLM engine (v", "vLLM API server version", "Available KV cache memory", "KV cache size:", "Maximum concurrency",
+    " blocks: ", "reserved for KV Cache", "kv_cache_size=", "loading took", "weights took", "non-default args",
+    "max_num_batched_tokens=", "block size to",
+    # SGLang
+    "server_args=", "KV Cache is allocated", "max_total_num_tokens=", "Load weight end", "Memory pool end",
+    "Mamba Cache", "sglang",
+    # llama.cpp, ik_llama.cpp
+    "llama_", "print_info", "llm_load", "build", "version", "KV buffer", "KV self", "Flash Attention", "c^KV",
+    "n_ctx_slot", "SWA KV cache")
+# Cheap first test: every key holds one of these (most lines of a long log hold none).
+_ANCHORS = ("KV", "kv", "LLM", "oncurrency", "blocks", "took", "args", "max_", "lock size", "weight", "Memory pool",
+            "Mamba", "sglang", "llama", "print_info", "llm_load", "build", "version", "Flash")
+
+
+def _relevant(raw: str) -> bool:
+    """Whether any parser reads this line: two tests of plain substrings, no regex."""
+    if "\x1b" in raw:  # colour codes may split a key: clean first (rare)
+        raw = clean(raw)
+    return any(a in raw for a in _ANCHORS) and any(k in raw for k in _KEYS)
 
 
 class CheckedLog:
@@ -122,15 +138,16 @@ def _by_repo_name(name: str) -> Any:
 class _Reader:
     """Feeds each line to the parser of the start it belongs to."""
 
-    def __init__(self, override: Any) -> None:
+    def __init__(self, override: Any, defaults: Optional[dict[str, Any]] = None) -> None:
         self.override = override
+        self.defaults = defaults or {}  # settings the user gave for a log that does not print them
         self.result: Optional[CheckedLog] = None
         self.parser: Any = None
         self.start: Optional[Start] = None
 
     def _new(self, runtime: str, n: int) -> Start:
         assert self.result is not None
-        start = Start(runtime, n)
+        start = Start(runtime, n, settings=dict(self.defaults))
         self.result.starts.append(start)
         self.start, self.parser = start, None
         return start
@@ -163,9 +180,10 @@ class _Reader:
                 s.engine = engine
             return
 
-    def feed(self, n: int, text: str, lines: Lines) -> None:
-        if not _ANY.search(text):  # most lines of a long log: one search, nothing more
+    def feed(self, n: int, raw: str, lines: Lines) -> None:
+        if not _relevant(raw):  # most lines of a long log: a few substring tests, nothing more
             return
+        text = clean(raw)
         modules = RUNTIMES.values()
         if not any(m.starts(text) or m.WHOLE.search(text) for m in modules):
             text = lines.continued(text)  # a line a terminal cut: the lines after it that start no record
@@ -191,17 +209,18 @@ class _Reader:
             self.start.lines.extend(found)
 
 
-def check_log(path: str, override: Any = None) -> CheckedLog:
+def check_log(path: str, override: Any = None, defaults: Optional[dict[str, Any]] = None) -> CheckedLog:
     """Read the log at `path` (``-``: stdin; gzip or text) and check every memory line it printed,
-    against `override` (a Model) where given, else the model the log names."""
+    against `override` (a Model) where given, else the model the log names; `defaults` are
+    settings (tp) for a log that does not print them."""
     result = CheckedLog(path)
-    reader = _Reader(override)
+    reader = _Reader(override, defaults)
     reader.result = result
     with open_log(path) as stream:
         lines = Lines(stream)
-        for n, text in lines:
-            reader.feed(n, text, lines)
-        result.read_lines = lines._number
+        for n, raw in lines:
+            reader.feed(n, raw, lines)
+        result.read_lines = lines.number
     result.starts = [s for s in result.starts if s.lines]
     if not result.starts:
         raise NoLines(f"{path}: no memory line kvcalc recognises (vLLM, SGLang, llama.cpp or ik_llama.cpp "

@@ -66,45 +66,42 @@ def open_log(path: str) -> IO[str]:
 
 
 class Lines:
-    """The cleaned lines of a log with their 1-based numbers; a parser may take the next lines
-    into the current one (a terminal's hard wrap) with ``joined``."""
+    """The raw lines of a log with their 1-based numbers (``clean`` them: a caller that skips most
+    lines skips their cleaning too); a caller may take the next lines into the current one (a
+    terminal's hard wrap) with ``continued`` or ``joined``."""
 
     def __init__(self, stream: IO[str]) -> None:
         self._stream = stream
         self._ahead: deque[tuple[int, str]] = deque()
-        self._number = 0
+        self.number = 0  # lines read so far
 
-    def _read(self) -> Optional[tuple[int, str]]:
-        if self._ahead:
-            return self._ahead.popleft()
+    def _readline(self) -> str:
         try:
-            raw = self._stream.readline(MAX_LINE)
+            return self._stream.readline(MAX_LINE)
         except (OSError, EOFError, gzip.BadGzipFile) as err:
             raise InputError(f"the log cannot be read to its end ({err})") from None
-        if not raw:
-            return None
-        self._number += 1
-        return self._number, clean(raw)
 
     def __iter__(self) -> Iterator[tuple[int, str]]:
+        readline, ahead = self._readline, self._ahead
         while True:
-            item = self._read()
-            if item is None:
+            if ahead:
+                yield ahead.popleft()
+                continue
+            raw = readline()
+            if not raw:
                 return
-            yield item
+            self.number += 1
+            yield self.number, raw
 
     def peek(self, n: int) -> list[str]:
         """The next n lines (cleaned), without consuming them."""
         while len(self._ahead) < n:
-            try:
-                raw = self._stream.readline(MAX_LINE)
-            except (OSError, EOFError, gzip.BadGzipFile):
-                break
+            raw = self._readline()
             if not raw:
                 break
-            self._number += 1
-            self._ahead.append((self._number, clean(raw)))
-        return [t for _, t in list(self._ahead)[:n]]
+            self.number += 1
+            self._ahead.append((self.number, raw))
+        return [clean(t) for _, t in list(self._ahead)[:n]]
 
     def continued(self, text: str, most: int = 64) -> str:
         """`text` with the lines after it that do not start a new record (a long line a terminal

@@ -1,0 +1,153 @@
+"""kvcalc check-log: real startup logs (tests/fixtures/logs, verbatim, sources in sources.json) and
+the shapes people paste them in. Each hostile shape is made here from a real log (labelled
+synthetic: the transformation is ours, the lines are the runtime's) and must read as the original."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+LOGS = Path(__file__).parent / "fixtures" / "logs"
+# Qwen3-32B at tp 4 on vLLM 0.10.0: four workers, four budgets, eight recomputed lines.
+QWEN = LOGS / "vllm-v1-qwen3-32b-tp4-yarn-0.10.0.log"
+
+
+def checked(run_cli, *args: str) -> tuple[int, dict, str]:
+    code, out, err = run_cli("check-log", *args, "-f", "json")
+    return code, (json.loads(out) if out else {}), err
+
+
+def figures(doc: dict) -> list[tuple]:
+    return [(c["what"], c["reported"], c["computed"], c["computed_max"], c["agrees"]) for c in doc["lines"]]
+
+
+@pytest.fixture(scope="module")
+def original():
+    from kvcalc.logs.check import check_log
+    from kvcalc.logs.report import check_log_report
+
+    return check_log_report(check_log(str(QWEN))).document
+
+
+def test_real_vllm_v1_log_every_line_agrees(run_cli):
+    code, doc, err = checked(run_cli, str(QWEN))
+    assert (code, err) == (0, "")
+    assert (doc["runtime"], doc["version"], doc["version_source"], doc["model"]) == ("vllm", "0.10.0", "printed", "qwen3-32b")
+    assert doc["settings"]["tp"] == 4 and doc["settings"]["max_model_len"] == 131072
+    recomputed = [c for c in doc["lines"] if c["agrees"] is not None]
+    assert len(recomputed) == 8 and all(c["agrees"] for c in recomputed)
+    # 52.11 GiB // (64 layers x 16 tokens x 2 x 2 KV heads a GPU x 128 x 2 B = 1,048,576 B) = 53,355..53,365
+    # blocks; 0.10 prints num_blocks // 1 group x 16 tokens
+    tokens = next(c for c in doc["lines"] if c["reported"] == 853_808)
+    assert (tokens["computed"], tokens["computed_max"]) == (853_680, 853_840)
+
+
+def test_wrong_model_exits_1(run_cli):
+    code, doc, _ = checked(run_cli, str(QWEN), "--model", "llama3.1-8b")
+    assert code == 1 and doc["agrees"] is False
+    assert doc["model"] == "llama3.1-8b"
+
+
+def test_no_recognised_line_exits_2(run_cli, tmp_path):
+    log = tmp_path / "app.log"
+    log.write_text("hello\nnothing about memory here\n")
+    code, out, err = run_cli("check-log", str(log))
+    assert code == 2 and out == ""
+    assert err.startswith("kvcalc: error: ") and "no memory line kvcalc recognises" in err and err.count("\n") == 1
+
+
+def test_unreadable_exits_2(run_cli, tmp_path):
+    code, out, err = run_cli("check-log", str(tmp_path / "missing.log"))
+    assert code == 2 and out == "" and "cannot read the log" in err and "Traceback" not in err
+    code, _, err = run_cli("check-log", str(tmp_path))
+    assert code == 2 and "is a folder" in err
+
+
+# ----- hostile shapes, each made from the real log ----------------------------------------------
+
+def _lines() -> list[str]:
+    return QWEN.read_text(encoding="utf-8").splitlines()
+
+
+def _write(tmp_path: Path, text: str, name: str = "log.txt") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+def test_ansi_colours(run_cli, tmp_path, original):
+    text = "\n".join(f"\x1b[32mINFO\x1b[0m \x1b[1m{line}\x1b[0m" if "KV cache" in line else line for line in _lines())
+    _, doc, _ = checked(run_cli, str(_write(tmp_path, text)))
+    assert figures(doc) == figures(original)
+
+
+def test_worker_prefixes(run_cli, tmp_path, original):
+    prefixes = ["(EngineCore_0 pid=1812) ", "(RayWorkerWrapper pid=2255, ip=10.0.0.7) ", "(VllmWorker rank=0 pid=77) "]
+    text = "\n".join(prefixes[i % 3] + line for i, line in enumerate(_lines()))
+    _, doc, _ = checked(run_cli, str(_write(tmp_path, text)))
+    assert figures(doc) == figures(original)
+
+
+def test_ray_repeated_suffix(run_cli, tmp_path, original):
+    text = "\n".join(line + " [repeated 3x across cluster]" if "KV cache" in line else line for line in _lines())
+    _, doc, _ = checked(run_cli, str(_write(tmp_path, text)))
+    assert figures(doc) == figures(original)
+
+
+def test_hard_wrapped_at_80_columns(run_cli, tmp_path, original):
+    wrapped = []
+    for line in _lines():
+        while len(line) > 80:
+            wrapped.append(line[:80])
+            line = line[80:]
+        wrapped.append(line)
+    _, doc, _ = checked(run_cli, str(_write(tmp_path, "\n".join(wrapped))))
+    assert figures(doc) == figures(original)
+    assert doc["settings"]["max_model_len"] == 131072  # the config line, wrapped over many lines, read whole
+
+
+def test_windows_line_ends(run_cli, tmp_path, original):
+    _, doc, _ = checked(run_cli, str(_write(tmp_path, "\r\n".join(_lines()) + "\r\n")))
+    assert figures(doc) == figures(original)
+    assert [c["line"] for c in doc["lines"]] == [c["line"] for c in original["lines"]]
+
+
+def test_two_starts_in_one_file(run_cli, tmp_path, original):
+    text = "\n".join(_lines() * 2)
+    _, doc, _ = checked(run_cli, str(_write(tmp_path, text)))
+    assert len(doc["starts"]) == 2 and figures(doc) == figures(original) * 2
+    assert {c["start"] for c in doc["lines"]} == {0, 1}
+
+
+def test_gzipped_whatever_its_name(run_cli, tmp_path, original):
+    path = tmp_path / "startup.log"  # no .gz: the magic bytes say it
+    path.write_bytes(gzip.compress(QWEN.read_bytes()))
+    _, doc, _ = checked(run_cli, str(path))
+    assert figures(doc) == figures(original)
+
+
+def test_stdin(run_cli, monkeypatch, original):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(QWEN.read_bytes())))
+    _, doc, _ = checked(run_cli, "-")
+    assert figures(doc) == figures(original)
+
+
+def test_not_utf8_and_nul_bytes(run_cli, tmp_path, original):
+    raw = QWEN.read_bytes().replace(b"Automatically", b"Auto\xff\xfe\x00matically")
+    path = tmp_path / "bytes.log"
+    path.write_bytes(raw)
+    _, doc, _ = checked(run_cli, str(path))
+    assert figures(doc) == figures(original)
+
+
+def test_table_output_reads_line_by_line(run_cli):
+    code, out, _ = run_cli("check-log", str(QWEN))
+    assert code == 0
+    assert "vLLM 0.10.0, V1 engine (printed: Initializing a V1 LLM engine (v0.10.0)" in out
+    assert "GPU KV cache size: 853,808 tokens" in out and "kvcalc 853,680..853,840 | agrees" in out
+    assert "every recomputed line agrees" in out.splitlines()[0]
