@@ -151,3 +151,65 @@ def test_table_output_reads_line_by_line(run_cli):
     assert "vLLM 0.10.0, V1 engine (printed: Initializing a V1 LLM engine (v0.10.0)" in out
     assert "GPU KV cache size: 853,808 tokens" in out and "kvcalc 853,680..853,840 | agrees" in out
     assert "every recomputed line agrees" in out.splitlines()[0]
+
+
+# ----- every real log of the fixtures: (file, check-log options, lines recomputed, every one agrees) -----
+H = Path(__file__).parent / "fixtures" / "hf"
+REAL = [
+    # vLLM V0: the V0 block rule from the printed budget, concurrency from the printed blocks
+    ("vllm-v0-llama3.1-8b-tp2-0.6.4.log", ["--model", "llama3.1-8b"], 2, True),
+    ("vllm-v0-llama3.1-8b-pp4-0.6.3.log", [], 1, True),  # pp 4: blocks not recomputed, concurrency is
+    ("vllm-v0-qwen2.5-32b-tp4-0.6.3.log", [], 1, True),
+    ("vllm-v0-llama3.1-8b-3090-20k-issue10517.log", ["--model", "llama3.1-8b"], 2, True),
+    ("vllm-v0-llama3.1-8b-3090-29k-issue10517.log", ["--model", "llama3.1-8b"], 2, True),
+    ("vllm-v0-mistral-7b-v0.3-0.5.5.log", ["--model", "mistral-7b-v0.3"], 0, None),  # no budget printed
+    # vLLM V1: tokens and concurrency from "Available KV cache memory", by the release's rules
+    ("vllm-v1-qwen3-32b-tp4-yarn-0.10.0.log", [], 8, True),
+    ("vllm-v1-qwen3-32b-tp8-fp8kv-0.10.0.log", [], 16, True),
+    ("vllm-v1-qwen3-235b-fp8-tp8-ep-fp8kv-0.10.0.log", ["--model", "qwen3-235b-a22b"], 16, True),
+    ("vllm-v1-gpt-oss-120b-tp4-ray-ansi.log", ["--model", str(H / "gpt-oss-120b.json")], 8, True),  # sliding
+    ("vllm-v1-qwen2-7b-tp2-a100.log", ["--model", str(H / "Qwen2-7B-Instruct.json")], 4, True),
+    ("vllm-v1-qwen2-7b-a100-wrapped.log", ["--model", str(H / "Qwen2-7B-Instruct.json")], 2, True),
+    ("vllm-v1-llama3.1-8b-l4-0.11.0.log", ["--model", str(H / "Llama-3.1-8B-Instruct.json")], 2, True),
+    ("vllm-v1-llama3-8b-tp4-0.13.0.log", ["--model", "llama3-8b"], 2, True),
+    ("vllm-v1-qwen2.5-3b-0.17.0.log", ["--model", str(H / "Qwen2.5-3B-Instruct.json")], 2, True),
+    ("vllm-v1-llama3.2-1b-0.9.0.1.log", ["--model", str(H / "Llama-3.2-1B-Instruct.json")], 0, None),  # no budget
+    ("vllm-v1-r1-distill-qwen14b-0.8.5.log", [], 0, None),  # a local path kvcalc does not know
+    ("vllm-v1-gemma-4-e4b-it-swa-0.19.2rc1.log", [], 0, None),  # gemma-4: not known to kvcalc
+    # vllm#21348: 178,880 tokens are 11,180 blocks, 8.02 GiB, not the 8.11 GiB printed (LMCache connector on)
+    ("vllm-v1-qwen3-235b-fp8-tp4-issue21348.log", ["--model", "qwen3-235b-a22b", "--tp", "4"], 1, False),
+    # SGLang: K and V buffers of (tokens + page) rows
+    ("sglang-qwen3-235b-fp8-tp4-issue21348.log", ["--model", "qwen3-235b-a22b", "--tp", "4"], 2, True),
+    ("sglang-deepseek-r1-0528-w4a8-mla-ascend-tp16-dp4.log", ["--model", "deepseek-v3"], 33, True),  # MLA + NEXTN draft
+    ("sglang-qwen3-14b-tp2-cpuoffload.log", [], 0, None),  # Qwen3-14B: not known to kvcalc
+    ("sglang-deepseek-v3.2-exp-b200-dp8-pr11309.log", [], 0, None),  # no model named
+    # llama.cpp: the model from the printed metadata, the cells and MiB by the build's rules
+    ("llama.cpp-gpt-oss-20b-iswa-t4-b7772.log", [], 10, True),  # full + SWA caches
+    ("llama.cpp-qwen2.5-3b-vulkan-partial-b8179.log", [], 4, True),
+    ("llama.cpp-qwen3-0.6b-orin-cpu-kv-b5489.log", [], 5, True),
+    ("llama.cpp-gemma-4-e4b-iswa-metal-b8680.log", [], 0, None),  # gemma4: no kvcalc mapping
+    ("ollama-llama2-7b-q4_0-metal-0.1.32.log", [], 4, True),
+    ("ollama-qwen2.5-14b-cpu-0.9.0.log", [], 4, True),
+    ("ik_llama.cpp-deepseek-r1-mla2-q8kv-a6000.log", ["--model", "deepseek-v3"], 0, None),  # n_ctx not in the excerpt
+    ("ik_llama.cpp-deepseek-lite-mla1-q8kv-cpu-comma-decimal.log", [], 0, None),  # no metadata in the excerpt
+]
+
+
+def test_every_fixture_has_a_source_and_a_case():
+    sources = json.loads((LOGS / "sources.json").read_text())
+    files = {p.name for p in LOGS.glob("*.log")}
+    assert {s["file"] for s in sources} == files
+    assert all(s["source_url"] and s["repository"] for s in sources)
+    assert {f for f, *_ in REAL} == files
+    assert len(files) >= 20
+
+
+@pytest.mark.parametrize("name, options, recomputed, agrees", REAL, ids=[r[0] for r in REAL])
+def test_real_logs(run_cli, name, options, recomputed, agrees):
+    code, doc, err = checked(run_cli, str(LOGS / name), *options)
+    lines = [c for c in doc["lines"] if c["agrees"] is not None]
+    assert len(lines) == recomputed, [c["rule"] for c in doc["lines"]][:3]
+    assert doc["agrees"] is agrees
+    assert code == (1 if agrees is False else 0)
+    unknown = [c for c in doc["lines"] if c["agrees"] is None]
+    assert all(c["rule"].startswith(("not recomputed", "the budget")) for c in unknown)

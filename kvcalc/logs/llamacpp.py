@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-from .record import MiB, Checked, Start, agrees_rounded, number
+from .record import MiB, Checked, Start, agrees_rounded
 
 _BUILD = re.compile(r"(?:^|\s)(?:build|main: build|version)(?::| =) (?P<b>\d{2,6}) \((?P<h>[0-9a-f]{6,40})\)"
                     r"|\bbuild=(?P<b2>\d{2,6}) commit=\"(?P<h2>[0-9a-f]{6,40})\"")
@@ -32,14 +32,14 @@ _FA_SET = re.compile(r"Flash Attention was auto, set to (?P<v>enabled|disabled)"
 _KV_INIT = re.compile(r"kv_size = (?P<n>\d+),.*type_k = '(?P<kt>\w+)', type_v = '(?P<vt>\w+)'")
 _SWA_FULL = re.compile(r"using full-size SWA cache")
 _CREATING = re.compile(r"creating\s+(?P<which>non-SWA|SWA) KV cache, size = (?P<n>\d+) cells")
-_SIZE = re.compile(r"(?P<prefix>\w+): size =\s*(?P<total>\d+\.\d+) MiB \(\s*(?P<cells>\d+) cells,\s*(?P<layers>\d+) "
-                   r"layers(?:,\s*(?P<seqs>\d+)(?:/\s*(?P<streams>\d+))? seqs)?\), K \((?P<kt>\w+)\):\s*(?P<k>\d+\.\d+) "
-                   r"MiB, V \((?P<vt>\w+)\):\s*(?P<v>\d+\.\d+) MiB")
-_SELF = re.compile(r"(?P<prefix>\w+): KV self size\s*=\s*(?P<total>\d+\.\d+) MiB, K \((?P<kt>\w+)\):\s*"
-                   r"(?P<k>\d+\.\d+) MiB, V \((?P<vt>\w+)\):\s*(?P<v>\d+\.\d+) MiB")
-_IK_MLA = re.compile(r"KV self size\s*=\s*(?P<total>\d+\.\d+) MiB, c\^KV \((?P<kt>\w+)\):\s*(?P<k>\d+\.\d+) MiB, "
-                     r"kv\^T(?: \((?P<vt>\w+)\):\s*(?P<v>\d+\.\d+) MiB|: not used)")
-_BUFFER = re.compile(r"(?P<prefix>\w+):\s+(?P<dev>\S+) KV buffer size =\s*(?P<x>\d+\.\d+) MiB")
+_SIZE = re.compile(r"(?P<prefix>\w+): size =\s*(?P<total>\d+[.,]\d+) MiB \(\s*(?P<cells>\d+) cells,\s*(?P<layers>\d+) "
+                   r"layers(?:,\s*(?P<seqs>\d+)(?:/\s*(?P<streams>\d+))? seqs)?\), K \((?P<kt>\w+)\):\s*(?P<k>\d+[.,]\d+) "
+                   r"MiB, V \((?P<vt>\w+)\):\s*(?P<v>\d+[.,]\d+) MiB")
+_SELF = re.compile(r"(?P<prefix>\w+): KV self size\s*=\s*(?P<total>\d+[.,]\d+) MiB, K \((?P<kt>\w+)\):\s*"
+                   r"(?P<k>\d+[.,]\d+) MiB, V \((?P<vt>\w+)\):\s*(?P<v>\d+[.,]\d+) MiB")
+_IK_MLA = re.compile(r"KV self size\s*=\s*(?P<total>\d+[.,]\d+) MiB, c\^KV \((?P<kt>\w+)\):\s*(?P<k>\d+[.,]\d+) MiB, "
+                     r"kv\^T(?: \((?P<vt>\w+)\):\s*(?P<v>\d+[.,]\d+) MiB|: not used)")
+_BUFFER = re.compile(r"(?P<prefix>\w+):\s+(?P<dev>\S+) KV buffer size =\s*(?P<x>\d+[.,]\d+) MiB")
 _IK_MARK = re.compile(r"c\^KV|kv\^T|mla_attn\s*=|fused_moe_up_gate|attn_max_b")
 CLAIMS = re.compile(r"^(?:llama_|print_info:|llm_load_|load_tensors:|llama_model_loader:)")
 SETTINGS: tuple[str, ...] = ()
@@ -154,7 +154,7 @@ class Lines:
             return []
         m = _BUFFER.search(text)
         if m:
-            c = Checked(n, text, f"KV buffer ({m.group('dev')})", float(m.group("x")), "MiB")
+            c = Checked(n, text, f"KV buffer ({m.group('dev')})", _decimal(m.group("x")), "MiB")
             self.buffers.append(c)
             return [c]
         for pattern, shape in ((_SIZE, "size"), (_SELF, "KV self"), (_IK_MLA, "ik")):
@@ -189,6 +189,7 @@ class Lines:
 
         if self.override is not None:
             self._model = self.override
+            self.start.model = self.override.name
             return self._model
         from ..models.gguf import model_from_metadata
 
@@ -229,8 +230,8 @@ class Lines:
     def _size_line(self, n: int, text: str, m: "re.Match[str]", shape: str) -> list[Checked]:
         from ..errors import KvcalcError
 
-        reported = {"total": number(m.group("total")), "K": number(m.group("k")),
-                    "V": number(m.group("v")) if m.groupdict().get("v") else 0.0}
+        reported = {"total": _decimal(m.group("total")), "K": _decimal(m.group("k")),
+                    "V": _decimal(m.group("v")) if m.groupdict().get("v") else 0.0}
         k_type = m.group("kt")
         v_type = (m.groupdict().get("vt") or k_type)
         cells = int(m.group("cells")) if shape == "size" else None
@@ -324,6 +325,11 @@ class Lines:
             v = len(layers) * n_ctx * heads * sum(v_dt.vector_bytes(vd))
             rule = f"ik_llama.cpp: {len(layers)} layers x {n_ctx:,} cells x {heads} KV heads x (K {kd} + V {vd})"
         return {"total": _mib(k + v), "K": _mib(k), "V": _mib(v), "cells": n_ctx}, rule
+
+
+def _decimal(text: str) -> float:
+    """A printed MiB figure; a C locale with a decimal comma prints 2713,50."""
+    return float(text.replace(",", "."))
 
 
 def _dtype(ggml: str) -> str:

@@ -30,7 +30,7 @@ _PREFIX = re.compile(r"^(?:\s*\((?:[A-Za-z_][\w.-]*\s+)?(?:[A-Za-z_]+=[^,()\s]+(
 _REPEATED = re.compile(r"\s*\[repeated \d+x across cluster\]\s*$")
 # The head of a new log record (a level, a timestamp, a bracket, a worker prefix, a llama.cpp function):
 # a line without one continues the line before it, where a terminal wrapped it.
-RECORD = re.compile(r"^(?:\(|\[|INFO|WARNING|WARN|DEBUG|ERROR|CRITICAL|\d{1,4}[-/:]|[a-z][a-z0-9]*_[a-z0-9_]*: |"
+RECORD = re.compile(r"^(?:\(|\[|# |INFO|WARNING|WARN|DEBUG|ERROR|CRITICAL|\d{1,4}[-/:]|[a-z][a-z0-9]*_[a-z0-9_]*: |"
                     r"(?:main|srv|slot|build|system_info|print_info): |[A-Z][\w ]*:)")
 MAX_LINE = 1 << 20  # a "line" longer than 1 MiB is cut there: no log line is, and memory stays bounded
 

@@ -37,7 +37,11 @@ _KEYS = {"model": "model_path", "tp": "tp_size", "dp": "dp_size", "pp": "pp_size
          "mem_fraction_static": "mem_fraction_static", "kv_cache_dtype": "kv_cache_dtype", "dtype": "dtype",
          "context_length": "context_length", "max_total_tokens": "max_total_tokens",
          "max_running_requests": "max_running_requests", "chunked_prefill_size": "chunked_prefill_size",
-         "quantization": "quantization", "enable_dp_attention": "enable_dp_attention"}
+         "quantization": "quantization", "enable_dp_attention": "enable_dp_attention",
+         "speculative_algorithm": "speculative_algorithm"}
+# A speculative draft of DeepSeek's MTP kind allocates its own pool of the same tokens for its layer(s)
+# (python/sglang/srt/speculative/eagle_worker.py: the draft ModelRunner; DeepSeek's num_nextn_predict_layers = 1).
+_DRAFTS = ("EAGLE", "EAGLE3", "NEXTN")
 
 
 def starts(text: str) -> Optional[tuple[str, str, str]]:
@@ -133,7 +137,10 @@ class Lines:
 
         try:
             eng = self._engine()
-            tp = int(self.start.settings.get("tp", 1))
+            s = self.start.settings
+            tp = int(s.get("tp", 1))
+            if s.get("enable_dp_attention"):  # attention's own tensor parallelism: tp / dp
+                tp = max(1, tp // int(s.get("dp", 1)))
             pool = size_pool(self.model, 1 << 62, eng, self._kv_dtype(m.group("dt")), tp, max_total_tokens=tokens)
         except KvcalcError as err:
             for c in out:
@@ -151,6 +158,14 @@ class Lines:
                       + (" (the latent)" if latent else f" (max(1, {self.model.n_kv_heads} KV heads // tp {tp}) x "
                          f"{self.model.head_dim} x {kv_name})")
                       + f" = {b:,} B; rules of SGLang {eng.rules_version}")
+        draft = str(self.start.settings.get("speculative_algorithm") or "").upper()
+        if draft in _DRAFTS and not all(c.agrees for c in out):
+            one = [b // pool.layers for b in figures]  # the draft's pool: one layer of the same rows
+            if all(agrees_rounded(float(c.reported), 2, b / GiB) for c, b in zip(out, one)):  # type: ignore[arg-type]
+                for c, b in zip(out, one):
+                    c.what, c.computed, c.agrees = f"draft {c.what} ({draft})", round(b / GiB, 6), True
+                    c.rule = (f"the {draft} draft's own pool: ({tokens:,} tokens + {pool.page_size} page) x 1 layer x "
+                              f"{row:,} B = {b:,} B (speculative_algorithm {draft})")
         if latent != pool.latent:
             for c in out:
                 c.agrees = False

@@ -27,7 +27,7 @@ _SERVER = re.compile(r"vLLM API server version (?P<v>\d[\w.+]*)")
 _AVAILABLE = re.compile(r"Available KV cache memory: (?P<x>\d+(?:\.\d+)?) GiB")
 _TOKENS = re.compile(r"\b(?:GPU|CPU|XPU|TPU)(?: \+ host)? KV cache size: (?P<n>[\d,]+) tokens")
 _CONCURRENCY = re.compile(r"Maximum concurrency for (?P<len>[\d,]+) tokens per request: (?P<c>\d+(?:\.\d+)?)x")
-_V0_BLOCKS = re.compile(r"# (?P<dev>cuda|GPU|gpu|xpu|hpu|rocm|npu) blocks: (?P<g>\d+), # CPU blocks: (?P<c>\d+)(?!\d)\s*$")
+_V0_BLOCKS = re.compile(r"(?:# )?(?P<dev>cuda|GPU|gpu|xpu|hpu|rocm|npu) blocks: (?P<g>\d+), # CPU blocks: (?P<c>\d+)(?!\d)\s*$")
 _V0_BUDGET = re.compile(r"the rest of the memory reserved for KV Cache is (?P<x>\d+(?:\.\d+)?) ?GiB")
 _V0_BUDGET_064 = re.compile(r"Memory profiling results:.*\bkv_cache_size=(?P<x>\d+(?:\.\d+)?)GiB")
 _LOADING = re.compile(r"(?:Model loading took|Loading model weights took) (?P<x>\d+(?:\.\d+)?) ?(?P<u>GiB|GB)")
@@ -35,7 +35,10 @@ _BLOCK = re.compile(r"(?:Forcing kv cache block size to|Setting attention block 
 _BATCHED = re.compile(r"max_num_batched_tokens[=:] ?(?P<n>\d+)")
 _NON_DEFAULT = re.compile(r"non-default args: (?P<args>\{.*\})")
 # What kvcalc.logs.check asks of each runtime's module (see RUNTIMES there).
-CLAIMS = re.compile(r"vllm\.|vLLM|Available KV cache memory|# cuda blocks:")
+CLAIMS = re.compile(r"vllm\.|vLLM|Available KV cache memory|(?:cuda|GPU) blocks: \d+, # CPU blocks|Memory profiling|"
+                    r"Maximum concurrency for")
+# Lines only the V0 engine prints: a log that names no release is V0 when it has one.
+_V0_ONLY = re.compile(r"(?:cuda|GPU) blocks: \d+, # CPU blocks|Memory profiling results:|reserved for KV Cache is")
 SETTINGS = ("with config:", "non-default args:")
 NAMED = True  # the model is found by the name the log gives
 EVERY_LINE = False  # only memory lines go to Lines
@@ -134,6 +137,9 @@ class Lines:
     # ----- the lines -------------------------------------------------------------------------
 
     def feed(self, n: int, text: str) -> list[Checked]:
+        if self.start.engine is None and _V0_ONLY.search(text):
+            self.start.engine = "v0"
+            self.start.version_evidence = "V0's memory lines (# GPU blocks, Memory profiling): the V0 block rule"
         out = []
         m = _AVAILABLE.search(text)
         if m:
@@ -220,9 +226,17 @@ class Lines:
                   f"{self._kv_dtype()}; tp {self.start.settings.get('tp', 1)}; rules of vLLM {eng.rules_version}")
         return c
 
+    def _max_model_len(self) -> Optional[int]:
+        """max_model_len as printed, else vLLM's default: the model's own context length."""
+        printed = self.start.settings.get("max_model_len")
+        if printed is None and self.model is not None and self.model.max_context:
+            self.start.settings.setdefault("max_model_len (the model's, not printed)", self.model.max_context)
+            return int(self.model.max_context)
+        return printed
+
     def _tokens(self, n: int, text: str, tokens: int) -> Checked:
         c = Checked(n, text, "KV cache tokens", tokens, "tokens")
-        return self._recompute(c, self.start.settings.get("max_model_len"), "tokens")
+        return self._recompute(c, self._max_model_len(), "tokens")
 
     def _concurrency(self, n: int, text: str, max_len: int, figure: str) -> Checked:
         c = Checked(n, text, "maximum concurrency", float(figure), "x")
@@ -244,7 +258,7 @@ class Lines:
         from ..errors import KvcalcError
 
         c = Checked(n, text, "KV cache blocks", blocks, "blocks")
-        why = self._why_not(self.start.settings.get("max_model_len", 0) or 1)
+        why = self._why_not(self._max_model_len() or 1)
         if why is None and self.model.mla is not None and self.start.version and self._older(self.start.version, "0.8.0"):
             why = "MLA in V0 before 0.8.0 (rows padded in 0.7.2-0.7.3, per head before 0.7.1) is not modelled"
         if why:
