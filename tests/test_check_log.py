@@ -185,9 +185,9 @@ REAL = [
     ("sglang-deepseek-v3.2-exp-b200-dp8-pr11309.log", [], 0, None),  # no model named
     # llama.cpp: the model from the printed metadata, the cells and MiB by the build's rules
     ("llama.cpp-gpt-oss-20b-iswa-t4-b7772.log", [], 10, True),  # full + SWA caches
-    ("llama.cpp-deepseek-v3-0324-mla-4gpu-b5331.log", [], 3, True),  # MLA: K 576 + V 512 a token (b5137-b7831)
+    ("llama.cpp-deepseek-v3-0324-mla-4gpu-b5331.log", [], 7, True),  # MLA: K 576 + V 512 a token (b5137-b7831)
     ("llama.cpp-qwen3-235b-q8kv-sweep-bench-b5269.log", [], 4, True),  # q8_0 K and V: 34 B a 32; its one buffer
-    ("llama.cpp-qwen2.5-3b-vulkan-partial-b8179.log", [], 4, True),
+    ("llama.cpp-qwen2.5-3b-vulkan-partial-b8179.log", [], 6, True),  # CPU + Vulkan: whole layers each
     ("llama.cpp-qwen3-0.6b-orin-cpu-kv-b5489.log", [], 5, True),
     ("llama.cpp-gemma-4-e4b-iswa-metal-b8680.log", [], 0, None),  # gemma4: no kvcalc mapping
     ("ollama-llama2-7b-q4_0-metal-0.1.32.log", [], 4, True),

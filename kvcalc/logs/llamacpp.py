@@ -270,9 +270,23 @@ class Lines:
             b = buffers[0]
             b.computed, b.rule = figures["total"], "one device holds the whole cache: " + rule
             b.agrees = agrees_rounded(float(b.reported), 2, figures["total"])  # type: ignore[arg-type]
-        for b in buffers[1:] if len(buffers) == 1 else buffers:
-            b.rule = "not recomputed: the split of layers across devices (-ngl, --tensor-split) is not modelled"
+        elif buffers:
+            self._split(buffers, figures)
         return out
+
+    @staticmethod
+    def _split(buffers: list[Checked], figures: dict[str, float]) -> None:
+        """Several devices: each holds whole layers (-ngl / --tensor-split decide how many, and the
+        log does not say), so each buffer must be a whole number of layers' share, and they must add
+        up to every layer."""
+        layers, per_layer = figures["layers"], figures["total"] / max(1, figures["layers"])
+        counts = [round(float(b.reported) / per_layer) for b in buffers]  # type: ignore[arg-type]
+        whole = sum(counts) == layers
+        for b, k in zip(buffers, counts):
+            b.computed = k * per_layer
+            b.agrees = whole and agrees_rounded(float(b.reported), 2, k * per_layer)  # type: ignore[arg-type]
+            b.rule = (f"{k} of the {layers} layers at {per_layer:,.2f} MiB each (the devices' layers add up to "
+                      f"{sum(counts)}; how many each holds is -ngl's and --tensor-split's, not printed)")
 
     def _compute(self, model: Any, k_type: str, v_type: str, shape: str, has_v: bool) -> tuple[dict[str, float], str]:
         """kvcalc's cells and MiB for this cache, by the build's rules."""
@@ -300,7 +314,8 @@ class Lines:
                 f"{'s' if eng.streams() > 1 else ''}) x K {groups[0].k_bytes_per_token:,} B + V "
                 f"{groups[0].v_bytes_per_token:,} B a cell; n_ctx {n_ctx:,}, n_seq_max {eng.n_parallel}, "
                 f"flash_attn {eng.flash_attn}; rules of llama.cpp {eng.rules_version}")
-        return {"total": _mib(k + v), "K": _mib(k), "V": _mib(v), "cells": cells}, rule
+        return {"total": _mib(k + v), "K": _mib(k), "V": _mib(v), "cells": cells,
+                "layers": sum(g.n_layers for g in groups)}, rule
 
     def _ik(self, model: Any, k_type: str, v_type: str, shape: str, n_ctx: int,
             kv_t: bool) -> tuple[dict[str, float], str]:
@@ -324,7 +339,7 @@ class Lines:
             k = len(layers) * n_ctx * heads * sum(k_dt.vector_bytes(kd))
             v = len(layers) * n_ctx * heads * sum(v_dt.vector_bytes(vd))
             rule = f"ik_llama.cpp: {len(layers)} layers x {n_ctx:,} cells x {heads} KV heads x (K {kd} + V {vd})"
-        return {"total": _mib(k + v), "K": _mib(k), "V": _mib(v), "cells": n_ctx}, rule
+        return {"total": _mib(k + v), "K": _mib(k), "V": _mib(v), "cells": n_ctx, "layers": len(layers)}, rule
 
 
 def _decimal(text: str) -> float:
