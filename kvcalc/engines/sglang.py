@@ -29,12 +29,29 @@ from .releases import Era, Runtime
 GiB = 1 << 30
 _MR = "python/sglang/srt/model_executor/model_runner.py"
 _MP = "python/sglang/srt/mem_cache/memory_pool.py"
-RUNTIME = Runtime("sglang", "SGLang", "release", checked=("0.4.6",), eras=(
-    Era("0.4.0", "one token pool: cell = kv heads per GPU x head_dim x 2 x layers x bytes (MLA: kv_lora_rank + "
-                 "rope x layers x bytes); max_total_num_tokens = int(rest GiB x 2^30 // cell), floored to the "
-                 "page size; K and V buffers of max_total_num_tokens + page_size rows a layer",
-        f"{_MR} profile_max_num_token, init_memory_pool; {_MP} MHATokenToKVPool, MLATokenToKVPool (0.4.6)",
-        {"swa_pool": False}),
+# Read in the published wheels of each release (files named are python/sglang/srt/... of that release).
+RUNTIME = Runtime("sglang", "SGLang", "release", checked=("0.5.23",), eras=(
+    Era("0.3.0", "one token pool: cell = kv heads per GPU x head_dim x 2 x layers x bytes (MLA: kv_lora_rank + "
+                 "rope x layers x bytes); max_total_num_tokens = int(rest GiB x 2^30 // cell); K and V buffers of "
+                 "tokens + 1 rows a layer; every layer in the pool, sliding ones too; request slots "
+                 "min(max(int(tokens / context_len x 512), 2048), 4096) + 1, max_running_requests = min(tokens // 2, "
+                 "slots)", f"{_MR} profile_max_num_token, init_memory_pool; managers/tp_worker.py (0.3.0)",
+        {"extra_rows": "one", "swa_rule": "none", "slots_plus_one": True, "log": "none"}),
+    Era("0.4.2", "log: KV Cache is allocated. K size: X GB, V size: Y GB. (GB = 1024^3)",
+        f"{_MP} MHATokenToKVPool (0.4.2)", {"log": "sizes"}),
+    Era("0.4.4", "--page-size (default 1): the pool floored to whole pages, K and V buffers of tokens + page_size "
+                 "rows; the log counts #tokens", f"{_MR} init_memory_pool, {_MP} (0.4.4)",
+        {"extra_rows": "page", "log": "tokens"}),
+    Era("0.4.9.post6", "sliding-window hybrids (gemma-2/3, gpt-oss) get a full pool and a SWA pool: full = "
+                       "int(tokens x layers / (0.8 x SWA layers + full layers)), SWA = int(full x 0.8) "
+                       "(--swa-full-tokens-ratio); request slots without the + 1",
+        f"{_MR} set_num_token_hybrid (0.4.9.post6)", {"swa_rule": "layers", "slots_plus_one": False}),
+    Era("0.5.11", "the SWA split priced by memory: cell = full layers x F + 0.8 x SWA layers x S, full = "
+                  "budget // cell, SWA = int(full x 0.8)",
+        "python/sglang/srt/model_executor/pool_configurator.py HybridSWAPoolConfigurator (0.5.11)",
+        {"swa_rule": "cell"}),
+    Era("0.5.13", "the log names the dtype: KV Cache is allocated. dtype: torch.bfloat16, #tokens: N, ...",
+        f"{_MP} KVCache._finalize_allocation_log (0.5.13)", {"log": "dtype"}),
 ))
 
 
@@ -49,10 +66,15 @@ class Sglang(Engine):
     is_exact: ClassVar[bool] = False
     sizes_pool: ClassVar[bool] = True
     pool_unit: ClassVar[str] = "tokens"  # fit --kv-memory sizes a token pool (vLLM's: blocks)
-    version: Optional[str] = "0.4.6"
-    rules_version: Optional[str] = "0.4.0"
+    version: Optional[str] = "0.5.23"
+    rules_version: Optional[str] = "0.5.13"
     block_size: int = 1  # type: ignore[assignment]  # SGLang's --page-size (1 on CUDA by default)
-    swa_pool: bool = rule(False)  # a separate pool for sliding-window layers (not modelled: refused)
+    swa_full_tokens_ratio: float = 0.8  # --swa-full-tokens-ratio: SWA pool tokens per full pool token
+    # the era's rules (RUNTIME)
+    extra_rows: str = rule("page")  # rows beyond the pool in each buffer: one (a padding row) | page
+    swa_rule: str = rule("cell")  # none (sliding layers in the one pool) | layers | cell: how the SWA pool is split
+    slots_plus_one: bool = rule(False)  # the request-slot pool has one slot more than its estimate
+    log: str = rule("dtype")  # none | sizes | tokens | dtype: the "KV Cache is allocated" line's shape
 
     @classmethod
     def runtime_of(cls, name: str) -> Runtime:
@@ -62,22 +84,53 @@ class Sglang(Engine):
     def planning_block_size(self) -> int:
         return self.block_size
 
+    def serving_dtype(self, model: Model) -> str:
+        """SGLang's dtype "auto": the config's, but an fp32 checkpoint is served in bf16 if it is a
+        Gemma, else fp16 (configs/model_config.py _get_and_verify_dtype, 0.4.6 and 0.5.23)."""
+        if model.dtype == "fp32":
+            return "bf16" if model.family.startswith("gemma") else "fp16"
+        return model.dtype
+
     def dtype_rule(self, model: Model) -> str:
+        if model.dtype == "fp32":
+            return (f"auto = {self.serving_dtype(model)}: SGLang serves an fp32 checkpoint in "
+                    f"{self.serving_dtype(model)} (bf16 for Gemma, fp16 otherwise: configs/model_config.py "
+                    f"_get_and_verify_dtype) and caches KV in it")
         return f"auto = {self.serving_dtype(model)}: SGLang serves the checkpoint's own dtype and caches KV in it"
 
+    def splits_swa(self, model: Model) -> bool:
+        """Whether SGLang gives this model's sliding layers a pool of their own (a hybrid of full and
+        sliding layers, from 0.4.9.post6)."""
+        kinds = model.layer_kinds
+        return self.swa_rule != "none" and SLIDING in kinds and (FULL in kinds or MLA_KIND in kinds)
+
     def layer_kinds(self, model: Model) -> str:
-        """Every attention layer in the one pool: SGLang sizes a sliding layer as a full one."""
-        return model.layer_kinds.replace(SLIDING, FULL)
+        """Sliding layers are full ones where SGLang keeps one pool."""
+        return model.layer_kinds if self.splits_swa(model) else model.layer_kinds.replace(SLIDING, FULL)
 
     def for_model(self, model: Model) -> "Sglang":
         if RECURRENT in model.layer_kinds or model.ssm is not None:
             raise InputError(f"{model.name}: SGLang's Mamba state pool (max_mamba_cache_size slots) is not "
                              f"modelled by kvcalc yet")
+        kinds = model.layer_kinds
+        if self.swa_rule != "none" and SLIDING in kinds and not (FULL in kinds or MLA_KIND in kinds):
+            raise InputError(f"{model.name}: every layer slides; SGLang's all-SWA pool is not modelled by kvcalc yet")
         return self
 
+    @property
+    def extra(self) -> int:
+        """Rows each buffer holds beyond the pool: the padding page (one row before 0.4.4)."""
+        return self.block_size if self.extra_rows == "page" else 1
+
     def tokens(self, kind: str, seq_len: int, window: Optional[int]) -> int:
-        if kind in (FULL, MLA_KIND, SLIDING):
-            return cdiv(seq_len, self.block_size) * self.block_size
+        """A sequence holds its tokens in whole pages; in a SWA pool, the window's pages and one more
+        (SGLang frees the pages that left the window: mem_cache/swa_radix_cache.py)."""
+        pages = cdiv(seq_len, self.block_size) * self.block_size
+        if kind == SLIDING:
+            assert window is not None
+            return min(pages, cdiv(window, self.block_size) * self.block_size + self.block_size)
+        if kind in (FULL, MLA_KIND):
+            return pages
         return super().tokens(kind, seq_len, window)
 
     def notes(self, model: Model, cache: Any, exact: Any) -> list[str]:
@@ -85,7 +138,10 @@ class Sglang(Engine):
         if self.block_size > 1:
             notes.append(f"pages of {self.block_size} tokens round each sequence up")
         if SLIDING in model.layer_kinds:
-            notes.append("SGLang sizes sliding-window layers as full layers: every layer holds every token")
+            notes.append("sliding layers keep the window's pages and one more (SGLang's SWA pool frees the rest)"
+                         if self.splits_swa(model) else
+                         f"SGLang {self.rules_version} sizes sliding-window layers as full layers: every layer holds "
+                         f"every token")
         return notes
 
 
@@ -93,55 +149,132 @@ class Sglang(Engine):
 
 
 @dataclass(frozen=True)
-class TokenPool:
-    """SGLang's KV pool on one GPU for `available_bytes` of pool memory."""
+class Part:
+    """One pool of SGLang's: the full one, or the SWA one of a hybrid."""
 
-    available_bytes: int
-    page_size: int
-    cell_bytes: int  # one token, every layer, K and V (or the latent)
-    max_total_num_tokens: int
+    kind: str  # full | sliding | mla
+    tokens: int  # the pool's tokens (max_total_num_tokens of the full pool)
     layers: int
     k_row_bytes: int  # one token of one layer's K buffer (the latent, for MLA)
     v_row_bytes: int  # 0 for MLA
-    latent: bool
+    extra: int  # rows beyond the pool in each buffer
 
     @property
     def k_bytes(self) -> int:
-        """The K buffers as allocated: (tokens + page_size) rows in every layer."""
-        return (self.max_total_num_tokens + self.page_size) * self.layers * self.k_row_bytes
+        """The K buffers as allocated: (tokens + extra) rows in every layer."""
+        return (self.tokens + self.extra) * self.layers * self.k_row_bytes
 
     @property
     def v_bytes(self) -> int:
-        return (self.max_total_num_tokens + self.page_size) * self.layers * self.v_row_bytes
+        return (self.tokens + self.extra) * self.layers * self.v_row_bytes
+
+
+@dataclass(frozen=True)
+class TokenPool:
+    """SGLang's KV pools on one GPU for `available_bytes` of pool memory."""
+
+    available_bytes: int
+    page_size: int
+    cell_bytes: int  # what budget // cell divides by (a float for the SWA split, as SGLang's)
+    parts: tuple[Part, ...]
+    slots_plus_one: bool
+
+    @property
+    def max_total_num_tokens(self) -> int:
+        return self.parts[0].tokens
+
+    @property
+    def latent(self) -> bool:
+        return self.parts[0].kind == "mla"
+
+    @property
+    def k_bytes(self) -> int:
+        return sum(p.k_bytes for p in self.parts)
+
+    @property
+    def v_bytes(self) -> int:
+        return sum(p.v_bytes for p in self.parts)
 
     def max_running_requests(self, context_len: int) -> int:
-        """The request slots (req_to_token_pool): min(max(int(tokens / context_len x 512), 2048), 4096)."""
-        return min(max(int(self.max_total_num_tokens / context_len * 512), 2048), 4096)
+        """min(tokens // 2, request slots): slots = min(max(int(tokens / context_len x 512), 2048), 4096)
+        (+ 1 before 0.4.9.post6)."""
+        slots = min(max(int(self.max_total_num_tokens / context_len * 512), 2048), 4096) + self.slots_plus_one
+        return min(self.max_total_num_tokens // 2, slots)
 
 
-def cell(model: Model, engine: Sglang, kv_dtype: str, tp: int = 1) -> tuple[int, int, int, bool]:
-    """(layers, K row bytes, V row bytes, latent) of one token on one GPU of tensor parallelism tp."""
+def rows(model: Model, engine: Sglang, kv_dtype: str, tp: int = 1) -> tuple[int, int, bool]:
+    """(K row bytes, V row bytes, latent) of one token of one layer on one GPU of tensor parallelism tp."""
     from ..dtypes import resolve
 
     engine.for_model(model)
     dtype = resolve(kv_dtype, engine.serving_dtype(model))
     if dtype.group_size:
         raise InputError(f"SGLang has no {dtype.name} KV cache")
-    layers = sum(1 for k in engine.layer_kinds(model) if k in (FULL, MLA_KIND))
     if model.mla is not None:
-        return layers, model.mla.latent_dim * dtype.bits // 8, 0, True
+        return model.mla.latent_dim * dtype.bits // 8, 0, True
     heads = max(1, model.n_kv_heads // tp)
     row = heads * model.head_dim * dtype.bits // 8
-    return layers, row, row, False
+    return row, row, False
 
 
 def size_pool(model: Model, available_bytes: int, engine: Sglang, kv_dtype: str = "auto", tp: int = 1,
               max_total_tokens: Optional[int] = None) -> TokenPool:
-    """max_total_num_tokens = budget // cell, capped, floored to the page (profile_max_num_token)."""
-    layers, k_row, v_row, latent = cell(model, engine, kv_dtype, tp)
-    per_token = layers * (k_row + v_row)
-    tokens = available_bytes // per_token
+    """The pools SGLang allocates for `available_bytes` (profile_max_num_token, and the SWA split of
+    its era): tokens = budget // cell, capped by --max-total-tokens, floored to the page."""
+    k_row, v_row, latent = rows(model, engine, kv_dtype, tp)
+    kinds = engine.layer_kinds(model)
+    page, ratio = engine.block_size, engine.swa_full_tokens_ratio
+    n_swa = kinds.count(SLIDING)
+    n_full = sum(1 for k in kinds if k in (FULL, MLA_KIND))
+    per_layer = k_row + v_row
+
+    def floor(n: int) -> int:
+        return n // page * page
+
+    if not engine.splits_swa(model):
+        cell = n_full * per_layer
+        tokens = available_bytes // cell
+        if max_total_tokens is not None:
+            tokens = min(tokens, max_total_tokens)
+        part = Part("mla" if latent else "full", floor(tokens), n_full, k_row, v_row, engine.extra)
+        return TokenPool(available_bytes, page, cell, (part,), engine.slots_plus_one)
+    if engine.swa_rule == "layers":  # 0.4.9.post6-0.5.10: tokens of the one pool, shared out by layer counts
+        cell = (n_full + n_swa) * per_layer
+        total = (available_bytes // cell) * (n_full + n_swa)
+        full = int(total / (ratio * n_swa + n_full))
+    else:  # 0.5.11+: full = budget // (F x full layers + ratio x S x SWA layers)
+        cell = n_full * per_layer + ratio * n_swa * per_layer
+        full = int(available_bytes // cell)
     if max_total_tokens is not None:
-        tokens = min(tokens, max_total_tokens)
-    tokens = tokens // engine.block_size * engine.block_size
-    return TokenPool(available_bytes, engine.block_size, per_token, tokens, layers, k_row, v_row, latent)
+        full = min(full, max_total_tokens)
+    full = floor(full)
+    swa = floor(int(full * ratio))
+    parts = (Part("full", full, n_full, k_row, v_row, engine.extra), Part("sliding", swa, n_swa, k_row, v_row, engine.extra))
+    return TokenPool(available_bytes, page, cell, parts, engine.slots_plus_one)
+
+
+def part_for(model: Model, engine: Sglang, kv_dtype: str, tp: int, tokens: int, kind: str) -> Part:
+    """The buffers of one pool of `tokens` (as a log line states them): the full (or MLA) layers',
+    or the sliding layers' of a SWA hybrid."""
+    k_row, v_row, latent = rows(model, engine, kv_dtype, tp)
+    kinds = engine.layer_kinds(model)
+    layers = kinds.count(SLIDING) if kind == "sliding" else sum(1 for k in kinds if k in (FULL, MLA_KIND))
+    return Part("mla" if latent else kind, tokens, layers, k_row, v_row, engine.extra)
+
+
+_TORCH = {"bf16": "torch.bfloat16", "fp16": "torch.float16", "fp32": "torch.float32", "fp8": "torch.float8_e4m3fn",
+          "fp8_e4m3": "torch.float8_e4m3fn", "fp8_e5m2": "torch.float8_e5m2"}
+
+
+def allocated_line(part: Part, engine: Sglang, kv_name: str) -> Optional[str]:
+    """SGLang's "KV Cache is allocated" line for one pool, as the release prints it (memory_pool.py:
+    f"{bytes / GB:.2f} GB" with GB = 1024^3); None where it prints none."""
+    k, v = part.k_bytes / GiB, part.v_bytes / GiB
+    latent = part.kind == "mla"
+    if engine.log == "none" or (engine.log == "sizes" and latent):
+        return None
+    if engine.log == "sizes":
+        return f"KV Cache is allocated. K size: {k:.2f} GB, V size: {v:.2f} GB."
+    dtype = f"dtype: {_TORCH.get(kv_name, kv_name)}, " if engine.log == "dtype" else ""
+    sizes = f"KV size: {k + v:.2f} GB" if latent else f"K size: {k:.2f} GB, V size: {v:.2f} GB"
+    return f"KV Cache is allocated. {dtype}#tokens: {part.tokens}, {sizes}"

@@ -125,6 +125,11 @@ class Lines:
 
         tokens = int(m.group("n"))
         self.tokens = tokens
+        if not self.start.version:  # SGLang prints no version: the line's own format says the era
+            since = "0.5.13" if m.group("dt") else "0.4.4"
+            self.start.version, self.start.version_source = since, "inferred"
+            self.start.version_evidence = (f"the KV line's format ({'dtype: ..., ' if m.group('dt') else ''}#tokens), "
+                                           f"printed from {since}")
         latent = m.group("kv") is not None
         out = ([Checked(n, text, "KV buffers", number(m.group("kv")), "GiB")] if latent else
                [Checked(n, text, "K buffers", number(m.group("k")), "GiB"),
@@ -133,7 +138,8 @@ class Lines:
             for c in out:
                 c.rule = f"not recomputed: the model is not known to kvcalc ({self.start.model_error}): give --model"
             return out
-        from ..engines.sglang import size_pool
+        from ..dtypes import resolve
+        from ..engines.sglang import part_for
 
         try:
             eng = self._engine()
@@ -141,36 +147,44 @@ class Lines:
             tp = int(s.get("tp", 1))
             if s.get("enable_dp_attention"):  # attention's own tensor parallelism: tp / dp
                 tp = max(1, tp // int(s.get("dp", 1)))
-            pool = size_pool(self.model, 1 << 62, eng, self._kv_dtype(m.group("dt")), tp, max_total_tokens=tokens)
+            kv = self._kv_dtype(m.group("dt"))
+            kinds = ["full", "sliding"] if eng.for_model(self.model).splits_swa(self.model) else ["full"]
+            parts = [part_for(self.model, eng, kv, tp, tokens, kind) for kind in kinds]
+            kv_name = resolve(kv, eng.serving_dtype(self.model)).name
         except KvcalcError as err:
             for c in out:
                 c.rule = f"not recomputed: {err}"
             return out
-        figures = [pool.k_bytes + pool.v_bytes] if latent else [pool.k_bytes, pool.v_bytes]
-        row = pool.k_row_bytes
-        from ..dtypes import resolve
 
-        kv_name = resolve(self._kv_dtype(m.group("dt")), eng.serving_dtype(self.model)).name
-        for c, b in zip(out, figures):
+        def figures(part: Any) -> list[int]:
+            return [part.k_bytes + part.v_bytes] if latent else [part.k_bytes, part.v_bytes]
+
+        def fits(values: list[int]) -> bool:
+            return all(agrees_rounded(float(c.reported), 2, b / GiB) for c, b in zip(out, values))  # type: ignore[arg-type]
+
+        # a SWA hybrid logs one line a pool, each with its own #tokens: the one whose layers agree
+        part = next((q for q in parts if fits(figures(q))), parts[0])
+        draft = str(s.get("speculative_algorithm") or "").upper()
+        what = ""
+        if not fits(figures(part)) and draft in _DRAFTS:  # a draft of DeepSeek's MTP kind: its own one-layer pool
+            one = type(part)(part.kind, tokens, 1, part.k_row_bytes, part.v_row_bytes, part.extra)
+            if fits(figures(one)):
+                part, what = one, f"the {draft} draft's own pool (speculative_algorithm {draft}): "
+        heads = "" if latent else (f" (max(1, {self.model.n_kv_heads} KV heads // tp {tp}) x {self.model.head_dim} x "
+                                   f"{kv_name})")
+        for c, b in zip(out, figures(part)):
             c.computed = round(b / GiB, 6)
             c.agrees = agrees_rounded(float(c.reported), 2, b / GiB)  # type: ignore[arg-type]
-            c.rule = (f"({tokens:,} tokens + {pool.page_size} page) x {pool.layers} layers x {row:,} B"
-                      + (" (the latent)" if latent else f" (max(1, {self.model.n_kv_heads} KV heads // tp {tp}) x "
-                         f"{self.model.head_dim} x {kv_name})")
-                      + f" = {b:,} B; rules of SGLang {eng.rules_version}")
-        draft = str(self.start.settings.get("speculative_algorithm") or "").upper()
-        if draft in _DRAFTS and not all(c.agrees for c in out):
-            one = [b // pool.layers for b in figures]  # the draft's pool: one layer of the same rows
-            if all(agrees_rounded(float(c.reported), 2, b / GiB) for c, b in zip(out, one)):  # type: ignore[arg-type]
-                for c, b in zip(out, one):
-                    c.what, c.computed, c.agrees = f"draft {c.what} ({draft})", round(b / GiB, 6), True
-                    c.rule = (f"the {draft} draft's own pool: ({tokens:,} tokens + {pool.page_size} page) x 1 layer x "
-                              f"{row:,} B = {b:,} B (speculative_algorithm {draft})")
-        if latent != pool.latent:
+            if what:
+                c.what = f"draft {c.what}"
+            pool = "SWA " if part.kind == "sliding" else ""
+            c.rule = (f"{what}({tokens:,} tokens + {part.extra}) rows x {part.layers} {pool}layers x {part.k_row_bytes:,} B"
+                      f"{' (the latent)' if latent else heads} = {b:,} B; rules of SGLang {eng.rules_version}")
+        if latent != (part.kind == "mla"):
             for c in out:
                 c.agrees = False
-                c.rule = f"the log prints {'one KV' if latent else 'K and V'} buffer, kvcalc's model has " \
-                         f"{'a latent' if pool.latent else 'K and V'}: " + c.rule
+                c.rule = (f"the log prints {'one KV' if latent else 'K and V'} buffer, kvcalc's model has "
+                          f"{'a latent' if part.kind == 'mla' else 'K and V'}: " + c.rule)
         return out
 
     def _pool(self, n: int, text: str, tokens: int, running: int, context_len: int) -> list[Checked]:

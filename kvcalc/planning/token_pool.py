@@ -11,24 +11,16 @@ from ..errors import InputError
 from ..models.model import Model
 from ..output.report import Column, Report, engine_doc
 
-GiB = 1 << 30
 COLUMNS = [
     Column("layout", "Layout"),
     Column("cell_bytes", "Bytes/token/GPU", "int"),
     Column("max_total_num_tokens", "Tokens", "int"),
+    Column("swa_tokens", "SWA tokens", "int", optional=True),
     Column("k_bytes", "K (B)", "int"),
     Column("v_bytes", "V (B)", "int"),
     Column("max_running_requests", "Requests", "int", optional=True),
     Column("max_concurrency", "Concurrency", "factor"),
 ]
-
-
-def allocated_line(pool: Any) -> str:
-    """SGLang's log line for this pool (memory_pool.py: f"{bytes / GB:.2f} GB", GB = 1024^3)."""
-    if pool.latent:
-        return f"KV Cache is allocated. #tokens: {pool.max_total_num_tokens}, KV size: {pool.k_bytes / GiB:.2f} GB"
-    return (f"KV Cache is allocated. #tokens: {pool.max_total_num_tokens}, K size: {pool.k_bytes / GiB:.2f} GB, "
-            f"V size: {pool.v_bytes / GiB:.2f} GB")
 
 
 def token_pool_report(model: Model, kv_memory: int, engine: Any, context_len: int, kv_dtype: str = "auto",
@@ -38,34 +30,43 @@ def token_pool_report(model: Model, kv_memory: int, engine: Any, context_len: in
 
     if model.n_heads % tp:
         raise InputError(f"--tp {tp} does not divide the {model.n_heads} query heads of {model.name}")
+    from ..engines.sglang import allocated_line
+
     pool = size_pool(model, kv_memory, engine, kv_dtype, tp, max_total_tokens)
     kv_name = resolve(kv_dtype, engine.serving_dtype(model)).name
     per_seq = -(-context_len // pool.page_size) * pool.page_size
+    swa = pool.parts[1] if len(pool.parts) > 1 else None
     row = {
         "layout": "MLA (published)" if pool.latent else "published", "cell_bytes": pool.cell_bytes,
-        "max_total_num_tokens": pool.max_total_num_tokens, "k_bytes": pool.k_bytes, "v_bytes": pool.v_bytes,
+        "max_total_num_tokens": pool.max_total_num_tokens, "swa_tokens": swa.tokens if swa else None,
+        "k_bytes": pool.k_bytes, "v_bytes": pool.v_bytes,
         "max_running_requests": pool.max_running_requests(context_len),
         "max_concurrency": pool.max_total_num_tokens / per_seq,
     }
-    line = allocated_line(pool)
-    what = (f"{pool.layers} layers x {pool.k_row_bytes:,} B latent" if pool.latent else
-            f"{pool.layers} layers x (K {pool.k_row_bytes:,} + V {pool.v_row_bytes:,} B)")
+    lines = [line for line in (allocated_line(p, engine, kv_name) for p in pool.parts) if line]
+    full = pool.parts[0]
+    what = (f"{full.layers} layers x {full.k_row_bytes:,} B latent" if pool.latent else
+            f"{full.layers} layers x (K {full.k_row_bytes:,} + V {full.v_row_bytes:,} B)")
+    if swa is not None:
+        what += f" + {engine.swa_full_tokens_ratio:g} x {swa.layers} SWA layers x {swa.k_row_bytes + swa.v_row_bytes:,} B"
     notes = [
         f"cell = {what} = {pool.cell_bytes:,} B a token on each GPU"
         + ("" if pool.latent or tp == 1 else f" (max(1, {model.n_kv_heads} KV heads // tp {tp}) a GPU)"),
         f"max_total_num_tokens = {kv_memory:,} // {pool.cell_bytes:,}"
         + (f", capped at --max-total-tokens {max_total_tokens:,}" if max_total_tokens is not None else "")
-        + (f", floored to pages of {pool.page_size}" if pool.page_size > 1 else "") + f" = {pool.max_total_num_tokens:,}",
-        f"each layer's buffers hold {pool.max_total_num_tokens:,} + {pool.page_size} (page) rows; SGLang logs: {line}",
+        + (f", floored to pages of {pool.page_size}" if pool.page_size > 1 else "") + f" = {pool.max_total_num_tokens:,}"
+        + (f"; the SWA pool int({pool.max_total_num_tokens:,} x {engine.swa_full_tokens_ratio:g}) = {swa.tokens:,}"
+           if swa is not None else ""),
+        f"each layer's buffers hold the pool's tokens + {engine.extra} rows; SGLang logs: " + (" / ".join(lines) or
+                                                                                              "(no line in this release)"),
         f"{pool.max_total_num_tokens / per_seq:.2f} requests of context_len {context_len:,} fit at once; "
-        f"request slots min(max(int(tokens / context_len x 512), 2048), 4096) = {row['max_running_requests']:,}",
-        f"rules of SGLang {engine.version}, the era from {engine.rules_version} "
-        f"(python/sglang/srt/model_executor/model_runner.py, mem_cache/memory_pool.py)",
+        f"max_running_requests = min(tokens // 2, request slots) = {row['max_running_requests']:,}",
+        f"rules of SGLang {engine.version}, the era from {engine.rules_version} (`kvcalc engines`)",
     ]
     doc = {
         "model": model.name, **engine_doc(engine), "kv_memory_bytes": kv_memory, "tp": tp,
         "page_size": pool.page_size, "context_len": context_len, "kv_dtype": kv_name, **row,
-        "kv_bytes": pool.k_bytes + pool.v_bytes, "log": [line],
+        "kv_bytes": pool.k_bytes + pool.v_bytes, "log": lines,
     }
     title = (f"{model.name}: SGLang token pool for {kv_memory:,} B per GPU (tp {tp}), context_len {context_len:,}, "
              f"{kv_name}, page {pool.page_size}")
