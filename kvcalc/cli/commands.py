@@ -205,7 +205,7 @@ def _fit_status(report, fail_if_not_fit):  # type: ignore[no-untyped-def]
     return 1 if fail_if_not_fit and report.document.get("fits") is False else None
 
 
-def fit(model, gpu, seq, batch, gpus, tp, pp, kv_dtype, weights_dtype, weights_bytes, util, reserve, block_size, catalog, engine, kv_memory, max_model_len, max_batched, fmt, output, revision, wide=False, fail_if_not_fit=False) -> Result:  # type: ignore[no-untyped-def]
+def fit(model, gpu, seq, batch, gpus, tp, pp, kv_dtype, weights_dtype, weights_bytes, util, reserve, block_size, catalog, engine, kv_memory, max_model_len, max_batched, fmt, output, revision, wide=False, fail_if_not_fit=False, mem_fraction=None) -> Result:  # type: ignore[no-untyped-def]
     call = Call(wide=wide)
     from ..errors import InputError
     from ..models.registry import GGUF_TENSORS, load_with_checkpoint
@@ -247,16 +247,43 @@ def fit(model, gpu, seq, batch, gpus, tp, pp, kv_dtype, weights_dtype, weights_b
             weights_bytes, weights_from = str(size), f"{how}:"
         elif weights_dtype.strip().lower() == "auto":
             weights_bytes, weights_from = str(size), f"the checkpoint's size, from {how}:"
-    setup = _setup(cfg, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog,
-                   engine_for(call, engine, block_size))
+    eng = engine_for(call, engine, block_size)
+    tokens_pool = eng.pool_unit == "tokens"  # SGLang: --mem-fraction-static covers weights and pool
+    if mem_fraction is not None and not tokens_pool:
+        raise InputError("--mem-fraction-static is SGLang's: add --engine sglang (vLLM's is --gpu-memory-utilization)")
+    how = None
+    if tokens_pool:
+        util, how = _mem_fraction(cfg, eng, gpu, gpus, tp, pp, catalog, mem_fraction)
+    setup = _setup(cfg, gpu, gpus, tp, pp, util, reserve if reserve is not None else ("0" if tokens_pool else "2GiB"),
+                   block_size, kv_dtype, weights_dtype, catalog, eng)
     _warn_context(call, [cfg], parse_size(seq, "--seq") if seq is not None else None)
     report = fit_report(cfg, setup, parse_size(seq, "--seq") if seq is not None else None,
                         parse_size(batch, "--batch") if batch is not None else None,
                         parse_bytes(weights_bytes, "--weights-bytes") if weights_bytes is not None else None, weights_from)
+    if how:
+        report.notes.insert(0, how)
+        report.document["mem_fraction_static"] = float(util)
     if fail_if_not_fit and report.document.get("verdict") is None:
         raise InputError("--fail-if-not-fit needs a verdict: give both --seq and --batch")
     call.emit(report, fmt, "iec", output)
     return call.done(_fit_status(report, fail_if_not_fit))
+
+
+def _mem_fraction(cfg, eng, gpu, gpus, tp, pp, catalog, given):  # type: ignore[no-untyped-def]
+    """(--mem-fraction-static as a utilization, the note saying where it came from) for SGLang:
+    its budget is the static fraction less the weights, with nothing else held back."""
+    from ..output.units import parse_fraction, parse_size
+    from ..planning.capacity import parallel_setup
+    from ..planning.gpus import find_gpu
+
+    if given is not None:
+        fraction = parse_fraction(given, "--mem-fraction-static")
+        return str(fraction), f"--mem-fraction-static {fraction:g} (given): KV pool = that share of each GPU - weights"
+    device = find_gpu(gpu, catalog)
+    tp_size, _, _ = parallel_setup(cfg, parse_size(gpus, "--gpus") if gpus is not None else None,
+                                   parse_size(tp, "--tp") if tp is not None else None, parse_size(pp, "--pp"))
+    fraction, rule = eng.default_mem_fraction(device.memory_bytes, tp_size, parse_size(pp, "--pp"))
+    return str(fraction), f"--mem-fraction-static {fraction:g}, SGLang's default: {rule}; KV pool = that share - weights"
 
 
 def plan(gpu, seq, model, batch, n_heads, n_layers, head_dim, min_tps, gpus, tp, pp, kv_dtype, weights_dtype, weights_bytes, util, reserve, block_size, catalog, engine, fmt, output, wide=False, fail_if_not_fit=False) -> Result:  # type: ignore[no-untyped-def]

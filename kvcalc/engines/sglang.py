@@ -36,7 +36,7 @@ RUNTIME = Runtime("sglang", "SGLang", "release", checked=("0.5.23",), eras=(
                  "tokens + 1 rows a layer; every layer in the pool, sliding ones too; request slots "
                  "min(max(int(tokens / context_len x 512), 2048), 4096) + 1, max_running_requests = min(tokens // 2, "
                  "slots)", f"{_MR} profile_max_num_token, init_memory_pool; managers/tp_worker.py (0.3.0)",
-        {"extra_rows": "one", "swa_rule": "none", "slots_plus_one": True, "log": "none"}),
+        {"extra_rows": "one", "swa_rule": "none", "slots_plus_one": True, "log": "none", "mem_fraction_rule": "tp"}),
     Era("0.4.2", "log: KV Cache is allocated. K size: X GB, V size: Y GB. (GB = 1024^3)",
         f"{_MP} MHATokenToKVPool (0.4.2)", {"log": "sizes"}),
     Era("0.4.4", "--page-size (default 1): the pool floored to whole pages, K and V buffers of tokens + page_size "
@@ -46,13 +46,22 @@ RUNTIME = Runtime("sglang", "SGLang", "release", checked=("0.5.23",), eras=(
                        "int(tokens x layers / (0.8 x SWA layers + full layers)), SWA = int(full x 0.8) "
                        "(--swa-full-tokens-ratio); request slots without the + 1",
         f"{_MR} set_num_token_hybrid (0.4.9.post6)", {"swa_rule": "layers", "slots_plus_one": False}),
+    Era("0.5.3", "default --mem-fraction-static = round((GPU MiB - reserved) / GPU MiB, 3), reserved = 512 + "
+                 "max(chunked_prefill_size, 2048) x 1.5 + cuda_graph_max_bs x 2 + tp x pp / 8 x 1024 MiB, at least "
+                 "10 GiB on GPUs over 60 GiB; chunked_prefill_size and cuda_graph_max_bs by the GPU's memory",
+        "python/sglang/srt/server_args.py _handle_gpu_memory_settings (0.5.3)", {"mem_fraction_rule": "reserved"}),
     Era("0.5.11", "the SWA split priced by memory: cell = full layers x F + 0.8 x SWA layers x S, full = "
                   "budget // cell, SWA = int(full x 0.8)",
         "python/sglang/srt/model_executor/pool_configurator.py HybridSWAPoolConfigurator (0.5.11)",
         {"swa_rule": "cell"}),
     Era("0.5.13", "the log names the dtype: KV Cache is allocated. dtype: torch.bfloat16, #tokens: N, ...",
         f"{_MP} KVCache._finalize_allocation_log (0.5.13)", {"log": "dtype"}),
+    Era("0.5.23", "GPUs under 35 GiB: chunked_prefill_size 4096, cuda_graph_max_bs 48 (160 at tp 4 and up)",
+        "python/sglang/srt/arg_groups/memory_hook.py handle_gpu_memory_settings (0.5.23)", {"small_gpu": "4096/48"}),
 ))
+# GPU memory (MiB, under) -> (chunked_prefill_size, cuda_graph_max_bs below tp 4, at tp 4 and up), 0.5.3-0.5.22.
+GPU_DEFAULTS = ((20 * 1024, 2048, 8, 8), (35 * 1024, 2048, 24, 80), (60 * 1024, 4096, 32, 160),
+                (90 * 1024, 8192, 256, 512), (160 * 1024, 8192, 256, 512), (1 << 40, 16384, 512, 512))
 
 
 def cdiv(a: int, b: int) -> int:
@@ -75,6 +84,8 @@ class Sglang(Engine):
     swa_rule: str = rule("cell")  # none (sliding layers in the one pool) | layers | cell: how the SWA pool is split
     slots_plus_one: bool = rule(False)  # the request-slot pool has one slot more than its estimate
     log: str = rule("dtype")  # none | sizes | tokens | dtype: the "KV Cache is allocated" line's shape
+    mem_fraction_rule: str = rule("reserved")  # tp (fixed by tensor parallelism) | reserved (by GPU memory)
+    small_gpu: str = rule("4096/48")  # chunked prefill / graph batch of GPUs under 35 GiB: 2048/24 | 4096/48
 
     @classmethod
     def runtime_of(cls, name: str) -> Runtime:
@@ -116,6 +127,25 @@ class Sglang(Engine):
         if self.swa_rule != "none" and SLIDING in kinds and not (FULL in kinds or MLA_KIND in kinds):
             raise InputError(f"{model.name}: every layer slides; SGLang's all-SWA pool is not modelled by kvcalc yet")
         return self
+
+    def default_mem_fraction(self, gpu_bytes: int, tp: int = 1, pp: int = 1) -> tuple[float, str]:
+        """SGLang's default --mem-fraction-static on a GPU of gpu_bytes (what CUDA reports), and how."""
+        if self.mem_fraction_rule != "reserved":
+            raise InputError(f"SGLang {self.version}'s default --mem-fraction-static (fixed by tp, then by GPU size "
+                             f"before 0.5.3) is not modelled: give --mem-fraction-static")
+        mib = gpu_bytes / (1 << 20)
+        _, chunked, small_bs, big_bs = next(row for row in GPU_DEFAULTS if mib < row[0])
+        if mib < 35 * 1024 and self.small_gpu == "4096/48":
+            chunked, small_bs, big_bs = 4096, 48, 160
+        max_bs = small_bs if tp < 4 else big_bs
+        reserved = 512 + max(chunked, 2048) * 1.5 + max_bs * 2 + tp * pp / 8 * 1024
+        if mib > 60 * 1024:
+            reserved = max(reserved, 10 * 1024)
+        fraction = round((mib - reserved) / mib, 3)
+        how = (f"round(({mib:,.0f} MiB - {reserved:,.0f} reserved) / {mib:,.0f}, 3): reserved = 512 + "
+               f"max({chunked}, 2048) x 1.5 + cuda_graph_max_bs {max_bs} x 2 + tp x pp / 8 x 1024"
+               + (", at least 10 GiB" if mib > 60 * 1024 else "") + f" (SGLang {self.rules_version} on)")
+        return fraction, how
 
     @property
     def extra(self) -> int:

@@ -96,6 +96,17 @@ def _serve_note(model: Model, setup: Setup, budget: int) -> str | None:
     budget: vLLM refuses to when one request of max_model_len does not fit its pool."""
     if not setup.engine.sizes_pool or setup.pp > 1 or model.max_context is None:
         return None
+    if setup.engine.pool_unit == "tokens":  # SGLang: the token pool this budget gives
+        from ..engines.sglang import size_pool as token_pool
+
+        try:
+            pool = token_pool(model, budget, setup.engine, setup.kv_dtype, setup.tp)
+        except InputError:
+            return None
+        swa = f" and a SWA pool of {pool.parts[1].tokens:,}" if len(pool.parts) > 1 else ""
+        return (f"SGLang's pool on this budget: max_total_num_tokens {pool.max_total_num_tokens:,}{swa} "
+                f"({pool.max_total_num_tokens / model.max_context:.2f} requests of {model.name}'s {model.max_context:,} "
+                f"tokens); `kvcalc fit --engine sglang --kv-memory` gives the lines it prints")
     from ..engines.vllm import estimate_max_model_len, size_pool
 
     try:
@@ -143,8 +154,12 @@ def fit_report(model: Model, setup: Setup, seq_len: int | None, batch_size: int 
     verdict = _verdict(model, w, fits[0], seq_len, batch_size)
     doc.update(verdict=verdict, fits=fits[0].fits if doc["weights_fit"] else False)
 
-    notes = [_budget_note(setup, w, weights_from) + " (an estimate: vLLM profiles its own activations; give vLLM's 'Available "
-             "KV cache memory' as --kv-memory for its exact sizing)"]
+    estimate = (" (an estimate: SGLang takes the share of the free memory it measures before and after loading the "
+                "weights; give the bytes it gives the pool as --kv-memory for its exact sizing)"
+                if setup.engine.pool_unit == "tokens" else
+                " (an estimate: vLLM profiles its own activations; give vLLM's 'Available KV cache memory' as "
+                "--kv-memory for its exact sizing)")
+    notes = [_budget_note(setup, w, weights_from) + estimate]
     if not doc["weights_fit"]:
         need = w.per_gpu_bytes + setup.reserve_bytes
         notes.append(
