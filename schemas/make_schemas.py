@@ -16,6 +16,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 HF = HERE.parent / "tests" / "fixtures" / "hf"
+LOGS = HERE.parent / "tests" / "fixtures" / "logs"
 MODELS = ["llama2-70b", "llama3-8b", "mistral-7b", "gemma-2-9b", "gemma-3-12b", "deepseek-v3", "jamba-v0.1",
           "nemotron-h-56b", "falcon-40b", "gpt-oss-20b", "qwen3-30b-a3b"]
 
@@ -25,6 +26,7 @@ def samples() -> dict[str, list[list[str]]]:
     calc = [[m, "--seq", "4k", "-f", "json", "--engine", e] for m in MODELS for e in ("exact", "hf", "vllm")]
     calc += [[m, "--seq", "4k", "-f", "json", "--engine", "llama.cpp"] for m in ("llama3-8b", "gemma-2-9b", "deepseek-v3")]
     calc += [[str(HF / "Qwen3-32B.json"), "--seq", "32k", "-f", "json"]]
+    calc += [[m, "--seq", "4k", "-f", "json", "--engine", "sglang"] for m in ("llama3-8b", "deepseek-v3", "gemma-2-9b")]
     calc += [[m, "--seq", "4k", "-f", "json", "--engine", e] for m, e in (
         ("gemma-2-9b", "vllm@0.10.1.1"), ("deepseek-v3", "hf@4.57.6"), ("deepseek-v3", "llama.cpp@b5331"),
         ("gemma-3-12b", "llama-cpp-python@0.3.16"), ("jamba-v0.1", "llama.cpp@b6170"))]
@@ -40,13 +42,22 @@ def samples() -> dict[str, list[list[str]]]:
                     ["compare", "llama2-70b", "--kv-heads", "64,8,1", "--seq", "4k", "--gpu", "h100-80gb", "--tp", "2", "-f", "json"],
                     ["compare", "llama3-8b", "qwen2-7b", "--seq", "4k", "--gpu", "a100-40gb", "-f", "json"]],
         "table": [["table", "llama3-8b", "deepseek-v3", "--seq", "1k,4k", "--batch", "1,8", "--tp", "1,2", "-f", "json"]],
-        "fit": [["fit", m, "--gpu", "h100-80gb", "--gpus", "8", "--seq", "8k", "--batch", "16", "-f", "json",
+        "fit": [["fit", "llama3.1-8b", "--gpu", "h100-80gb", "--engine", "sglang", "--seq", "16k", "-f", "json"]]
+               + [["fit", m, "--gpu", "h100-80gb", "--gpus", "8", "--seq", "8k", "--batch", "16", "-f", "json",
                  *(["--weights-bytes", "100GB"] if m in ("jamba-v0.1", "nemotron-h-56b") else [])] for m in MODELS]
                + [["fit", "llama3-8b", "--gpu", "h100-80gb", "--batch", "4", "-f", "json", "--engine", "hf"],
                   ["fit", "llama3-8b", "--gpu", "a10g", "--seq", "1M", "-f", "json"], ["fit", str(HF / "gpt-oss-120b.json"), "--gpu", "h100-80gb", "--seq", "8k", "--batch", "4", "-f", "json"]],
         "fit-kv-memory": [["fit", m, "--kv-memory", "4GiB", "-f", "json"] for m in ("llama2-70b", "gemma-2-9b", "deepseek-v3", "mistral-7b")]
                          + [["fit", "llama3-8b", "--kv-memory", "100MiB", "--max-model-len", "128k", "-f", "json"],
                             ["fit", "gemma-2-9b", "--kv-memory", "4GiB", "--engine", "vllm@0.10.1.1", "-f", "json"]],
+        "fit-token-pool": [["fit", "qwen3-235b-a22b", "--engine", "sglang", "--kv-memory", "16GiB", "--tp", "4", "-f", "json"],
+                           ["fit", "deepseek-v3", "--engine", "sglang@0.4.6", "--kv-memory", "40GiB", "-f", "json"],
+                           ["fit", str(HF / "gpt-oss-120b.json"), "--engine", "sglang", "--kv-memory", "40GiB", "-f", "json"]],
+        "check-log": [["check-log", str(LOGS / f), "-f", "json", *extra] for f, extra in (
+            ("vllm-v1-qwen3-32b-tp4-yarn-0.10.0.log", []), ("vllm-v0-llama3.1-8b-tp2-0.6.4.log", ["--model", "llama3.1-8b"]),
+            ("llama.cpp-deepseek-v3-0324-mla-4gpu-b5331.log", []), ("llama.cpp-gpt-oss-20b-iswa-t4-b7772.log", []),
+            ("sglang-deepseek-r1-0528-w4a8-mla-ascend-tp16-dp4.log", ["--model", "deepseek-v3"]),
+            ("sglang-qwen3-14b-tp2-cpuoffload.log", []))],
         "plan": [["plan", m, "--gpu", "h100-80gb", "--seq", "8k", "--batch", "8", "-f", "json"] for m in ("llama2-70b", "llama3-8b", "deepseek-v3")]
                 + [["plan", "--n-heads", "32", "--n-layers", "32", "--head-dim", "128", "--gpu", "l4", "--seq", "4k", "--min-tokens-per-s", "30", "-f", "json"]],
         "gpus": [["gpus", "-f", "json"]],
@@ -86,6 +97,8 @@ def infer(values: list[object]) -> dict:
         schema["items"] = infer(items)
     if "rules" in schema.get("properties", {}):  # engines: an era's rules, keyed by what changed
         schema["properties"]["rules"] = {"type": "object"}
+    if "settings" in schema.get("properties", {}):  # check-log: what each log prints, keyed by the runtime's names
+        schema["properties"]["settings"] = {"type": "object"}
     if {"series"} & set(schema.get("properties", {})):  # chart: one key a layout, named after the model
         schema["properties"]["series"] = {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "integer"}}}
     return schema

@@ -58,6 +58,8 @@ def test_swa_pools_by_era():
     assert old.max_total_num_tokens == int(t * 36 / (0.8 * 18 + 18))
     one = size_pool(model, budget, get_engine("sglang@0.4.6"))  # one pool: sliding layers held as full
     assert len(one.parts) == 1 and one.parts[0].layers == 36
+    gemma = size_pool(load_model("gemma-3-12b"), budget, get_engine("sglang"))  # gemma-3: one pool, still
+    assert len(gemma.parts) == 1 and gemma.parts[0].layers == 48
 
 
 def test_fp32_checkpoint_dtype():
@@ -68,8 +70,6 @@ def test_fp32_checkpoint_dtype():
 def test_refusals():
     with pytest.raises(InputError, match="Mamba state pool"):
         get_engine("sglang").for_model(load_model("jamba-v0.1"))
-    with pytest.raises(InputError, match="every layer slides"):
-        get_engine("sglang").for_model(load_model("mistral-7b"))
     with pytest.raises(InputError, match="give --mem-fraction-static"):
         get_engine("sglang@0.4.6").default_mem_fraction(80 << 30)
 

@@ -36,13 +36,16 @@ RUNTIME = Runtime("sglang", "SGLang", "release", checked=("0.5.23",), eras=(
                  "tokens + 1 rows a layer; every layer in the pool, sliding ones too; request slots "
                  "min(max(int(tokens / context_len x 512), 2048), 4096) + 1, max_running_requests = min(tokens // 2, "
                  "slots)", f"{_MR} profile_max_num_token, init_memory_pool; managers/tp_worker.py (0.3.0)",
-        {"extra_rows": "one", "swa_rule": "none", "slots_plus_one": True, "log": "none", "mem_fraction_rule": "tp"}),
+        {"extra_rows": "one", "swa_rule": "none", "slots_plus_one": True, "log": "none", "mem_fraction_rule": "tp",
+         "swa_labels": False}),
     Era("0.4.2", "log: KV Cache is allocated. K size: X GB, V size: Y GB. (GB = 1024^3)",
         f"{_MP} MHATokenToKVPool (0.4.2)", {"log": "sizes"}),
     Era("0.4.4", "--page-size (default 1): the pool floored to whole pages, K and V buffers of tokens + page_size "
                  "rows; the log counts #tokens", f"{_MR} init_memory_pool, {_MP} (0.4.4)",
         {"extra_rows": "page", "log": "tokens"}),
-    Era("0.4.9.post6", "sliding-window hybrids (gemma-2/3, gpt-oss) get a full pool and a SWA pool: full = "
+    Era("0.4.9.post6", "SGLang's SWA-hybrid architectures (gpt-oss among kvcalc's families; gemma-2 and gemma-3 are "
+                       "kept in one pool, 'Disable hybrid SWA memory ... not yet supported') get a full pool and a SWA "
+                       "pool: full = "
                        "int(tokens x layers / (0.8 x SWA layers + full layers)), SWA = int(full x 0.8) "
                        "(--swa-full-tokens-ratio); request slots without the + 1",
         f"{_MR} set_num_token_hybrid (0.4.9.post6)", {"swa_rule": "layers", "slots_plus_one": False}),
@@ -56,12 +59,17 @@ RUNTIME = Runtime("sglang", "SGLang", "release", checked=("0.5.23",), eras=(
         {"swa_rule": "cell"}),
     Era("0.5.13", "the log names the dtype: KV Cache is allocated. dtype: torch.bfloat16, #tokens: N, ...",
         f"{_MP} KVCache._finalize_allocation_log (0.5.13)", {"log": "dtype"}),
+    Era("0.5.19", "a SWA hybrid's two lines are labelled: Full KV Cache is allocated. ... / SWA KV Cache is allocated. ...",
+        "python/sglang/srt/mem_cache/swa_memory_pool.py allocation_label (0.5.19)", {"swa_labels": True}),
     Era("0.5.23", "GPUs under 35 GiB: chunked_prefill_size 4096, cuda_graph_max_bs 48 (160 at tp 4 and up)",
         "python/sglang/srt/arg_groups/memory_hook.py handle_gpu_memory_settings (0.5.23)", {"small_gpu": "4096/48"}),
 ))
 # GPU memory (MiB, under) -> (chunked_prefill_size, cuda_graph_max_bs below tp 4, at tp 4 and up), 0.5.3-0.5.22.
 GPU_DEFAULTS = ((20 * 1024, 2048, 8, 8), (35 * 1024, 2048, 24, 80), (60 * 1024, 4096, 32, 160),
                 (90 * 1024, 8192, 256, 512), (160 * 1024, 8192, 256, 512), (1 << 40, 16384, 512, 512))
+
+
+SWA_HYBRIDS = ("gpt_oss",)  # kvcalc families SGLang runs with a SWA pool (is_hybrid_swa_model)
 
 
 def cdiv(a: int, b: int) -> int:
@@ -86,6 +94,7 @@ class Sglang(Engine):
     log: str = rule("dtype")  # none | sizes | tokens | dtype: the "KV Cache is allocated" line's shape
     mem_fraction_rule: str = rule("reserved")  # tp (fixed by tensor parallelism) | reserved (by GPU memory)
     small_gpu: str = rule("4096/48")  # chunked prefill / graph batch of GPUs under 35 GiB: 2048/24 | 4096/48
+    swa_labels: bool = rule(True)  # a SWA hybrid's lines say Full / SWA KV Cache
 
     @classmethod
     def runtime_of(cls, name: str) -> Runtime:
@@ -110,10 +119,13 @@ class Sglang(Engine):
         return f"auto = {self.serving_dtype(model)}: SGLang serves the checkpoint's own dtype and caches KV in it"
 
     def splits_swa(self, model: Model) -> bool:
-        """Whether SGLang gives this model's sliding layers a pool of their own (a hybrid of full and
-        sliding layers, from 0.4.9.post6)."""
+        """Whether SGLang gives this model's sliding layers a pool of their own: its SWA-hybrid
+        architectures only (configs/model_config.py is_hybrid_swa_model; gpt-oss among kvcalc's
+        families), from 0.4.9.post6. Gemma-2 and Gemma-3 keep one pool (arg_groups/model_overrides/
+        gemma2_gemma3.py, 0.5.23: "Disable hybrid SWA memory ... as it is not yet supported")."""
         kinds = model.layer_kinds
-        return self.swa_rule != "none" and SLIDING in kinds and (FULL in kinds or MLA_KIND in kinds)
+        return (self.swa_rule != "none" and model.family in SWA_HYBRIDS and SLIDING in kinds
+                and (FULL in kinds or MLA_KIND in kinds))
 
     def layer_kinds(self, model: Model) -> str:
         """Sliding layers are full ones where SGLang keeps one pool."""
@@ -123,9 +135,6 @@ class Sglang(Engine):
         if RECURRENT in model.layer_kinds or model.ssm is not None:
             raise InputError(f"{model.name}: SGLang's Mamba state pool (max_mamba_cache_size slots) is not "
                              f"modelled by kvcalc yet")
-        kinds = model.layer_kinds
-        if self.swa_rule != "none" and SLIDING in kinds and not (FULL in kinds or MLA_KIND in kinds):
-            raise InputError(f"{model.name}: every layer slides; SGLang's all-SWA pool is not modelled by kvcalc yet")
         return self
 
     def default_mem_fraction(self, gpu_bytes: int, tp: int = 1, pp: int = 1) -> tuple[float, str]:
@@ -188,6 +197,7 @@ class Part:
     k_row_bytes: int  # one token of one layer's K buffer (the latent, for MLA)
     v_row_bytes: int  # 0 for MLA
     extra: int  # rows beyond the pool in each buffer
+    pool: str = ""  # Full | SWA: which of a hybrid's two pools ("" for the one pool)
 
     @property
     def k_bytes(self) -> int:
@@ -279,7 +289,8 @@ def size_pool(model: Model, available_bytes: int, engine: Sglang, kv_dtype: str 
         full = min(full, max_total_tokens)
     full = floor(full)
     swa = floor(int(full * ratio))
-    parts = (Part("full", full, n_full, k_row, v_row, engine.extra), Part("sliding", swa, n_swa, k_row, v_row, engine.extra))
+    parts = (Part("full", full, n_full, k_row, v_row, engine.extra, "Full"),
+             Part("sliding", swa, n_swa, k_row, v_row, engine.extra, "SWA"))
     return TokenPool(available_bytes, page, cell, parts, engine.slots_plus_one)
 
 
@@ -289,7 +300,8 @@ def part_for(model: Model, engine: Sglang, kv_dtype: str, tp: int, tokens: int, 
     k_row, v_row, latent = rows(model, engine, kv_dtype, tp)
     kinds = engine.layer_kinds(model)
     layers = kinds.count(SLIDING) if kind == "sliding" else sum(1 for k in kinds if k in (FULL, MLA_KIND))
-    return Part("mla" if latent else kind, tokens, layers, k_row, v_row, engine.extra)
+    pool = ("SWA" if kind == "sliding" else "Full") if engine.splits_swa(model) else ""
+    return Part("mla" if latent else kind, tokens, layers, k_row, v_row, engine.extra, pool)
 
 
 _TORCH = {"bf16": "torch.bfloat16", "fp16": "torch.float16", "fp32": "torch.float32", "fp8": "torch.float8_e4m3fn",
@@ -307,4 +319,7 @@ def allocated_line(part: Part, engine: Sglang, kv_name: str) -> Optional[str]:
         return f"KV Cache is allocated. K size: {k:.2f} GB, V size: {v:.2f} GB."
     dtype = f"dtype: {_TORCH.get(kv_name, kv_name)}, " if engine.log == "dtype" else ""
     sizes = f"KV size: {k + v:.2f} GB" if latent else f"K size: {k:.2f} GB, V size: {v:.2f} GB"
-    return f"KV Cache is allocated. {dtype}#tokens: {part.tokens}, {sizes}"
+    label = ""
+    if engine.swa_labels and part.pool:
+        label = f"{part.pool} "
+    return f"{label}KV Cache is allocated. {dtype}#tokens: {part.tokens}, {sizes}"
