@@ -69,7 +69,7 @@ MUTATIONS = [
     ("kvcalc/models/gguf.py", "return [n > 0 and i % n < n - 1 for i in range(n_layers)], int(window)", "return [n > 0 and i % n < n for i in range(n_layers)], int(window)", "gguf: SWA pattern"),
     ("kvcalc/models/gguf.py", '"qk_nope_head_dim": k_mla - rope', '"qk_nope_head_dim": k_mla', "gguf: MLA nope dims"),
     ("kvcalc/models/gguf.py", "recurrent = ssm is not None and (m.arch != \"nemotron_h\" or ff[i] == 0)", "recurrent = False", "gguf: Mamba layers"),
-    ("kvcalc/models/gguf.py", 'weights = sum(int(t.n_bytes) for t in reader.tensors)', 'weights = sum(int(t.n_elements) for t in reader.tensors)', "gguf: weights from the tensor table"),
+    ("kvcalc/models/gguf.py", 'return model, sum(int(t.n_bytes) for t in reader.tensors)', 'return model, sum(int(t.n_elements) for t in reader.tensors)', "gguf: weights from the tensor table"),
     ("kvcalc/models/quantization.py", '"mxfp4": {"weight_bits": 4, "group_size": 32, "scale_bits": 8}', '"mxfp4": {"weight_bits": 4, "group_size": 32, "scale_bits": 0}', "quant: mxfp4 scales"),
     ("kvcalc/models/quantization.py", 'block = {"weight_bits": bits, "group_size": group, "scale_bits": 16 + bits if group else 0}', 'block = {"weight_bits": bits, "group_size": group, "scale_bits": 16 if group else 0}', "quant: awq/gptq zero points"),
     ("kvcalc/models/quantization.py", 'if "attn" in n or "attention" in n:', 'if "attention" in n:', "quant: attention left unquantized"),
@@ -91,6 +91,24 @@ MUTATIONS = [
     ("kvcalc/engines/llamacpp.py", "if (self.fa_needs_equal_heads and unequal) or (self.fa_off_mla and not per_head):", "if False:", "llama.cpp eras: flash attention forced off"),
     ("kvcalc/engines/transformers.py", 'if self.mla_cache == "per_head":', "if False:", "hf eras: MLA per head in 4.x"),
     ("kvcalc/models/rules.py", 'if text == "int" and f.default == 0:', 'if text == "int":', "rules: only integers defaulting to 0 may be 0"),
+    # SGLang's token pool (issue #22)
+    ("kvcalc/engines/sglang.py", 'return self.block_size if self.extra_rows == "page" else 1', "return 1", "sglang: a page of padding rows"),
+    ("kvcalc/engines/sglang.py", "cell = n_full * per_layer + ratio * n_swa * per_layer", "cell = (n_full + n_swa) * per_layer", "sglang: SWA pool priced at the ratio"),
+    ("kvcalc/engines/sglang.py", "    heads = max(1, model.n_kv_heads // tp)", "    heads = model.n_kv_heads // tp or 2", "sglang: KV heads replicated past tp"),
+    ("kvcalc/engines/sglang.py", 'SWA_HYBRIDS = ("gpt_oss",)', 'SWA_HYBRIDS = ("gpt_oss", "gemma3_text", "gemma2")', "sglang: gemma kept in one pool"),
+    ("kvcalc/engines/sglang.py", "            reserved = max(reserved, 10 * 1024)", "            reserved = reserved", "sglang: 10 GiB floor of the reserve"),
+    ("kvcalc/engines/sglang.py", "4096) + self.slots_plus_one", "4096) + 1", "sglang eras: request slots + 1 before 0.4.9.post6"),
+    ("kvcalc/engines/sglang.py", "        return n // page * page", "        return n", "sglang: pool floored to pages"),
+    ("kvcalc/engines/sglang.py", 'return "bf16" if model.family.startswith("gemma") else "fp16"', 'return "fp16"', "sglang: fp32 Gemma served in bf16"),
+    ("kvcalc/engines/sglang.py", "    if engine.swa_labels and part.pool:", "    if part.pool:", "sglang eras: labelled SWA lines from 0.5.19"),
+    # check-log (issue #19)
+    ("kvcalc/logs/vllm.py", "return sum(page for _, _, page in specs), eng.block_size", "return sum(page for _, _, page in specs) // 2, eng.block_size", "check-log: V0 block of every layer's K and V"),
+    ("kvcalc/logs/vllm.py", "        return [smallest] + sorted({b for b in self.budgets if b != smallest})", "        return [smallest]", "check-log: each vLLM worker's own budget"),
+    ("kvcalc/logs/llamacpp.py", '"V": _mib(v), "cells": cells,', '"V": _mib(k), "cells": cells,', "check-log: llama.cpp V figure"),
+    ("kvcalc/logs/llamacpp.py", "        whole = sum(counts) == layers", "        whole = True", "check-log: devices' layers add up"),
+    ("kvcalc/logs/reader.py", '    if "\\x1b" in text:\n        text = _ANSI.sub("", text)', "    pass", "check-log: ANSI codes removed"),
+    ("kvcalc/logs/reader.py", "        text = _PREFIX.sub(\"\", text, count=1)", "        pass", "check-log: worker prefixes removed"),
+    ("kvcalc/logs/record.py", "    half = 0.5 * 10 ** -decimals", "    half = 0.05 * 10 ** -decimals", "check-log: printed rounding"),
 ]
 
 

@@ -52,7 +52,8 @@ def samples() -> dict[str, list[list[str]]]:
                             ["fit", "gemma-2-9b", "--kv-memory", "4GiB", "--engine", "vllm@0.10.1.1", "-f", "json"]],
         "fit-token-pool": [["fit", "qwen3-235b-a22b", "--engine", "sglang", "--kv-memory", "16GiB", "--tp", "4", "-f", "json"],
                            ["fit", "deepseek-v3", "--engine", "sglang@0.4.6", "--kv-memory", "40GiB", "-f", "json"],
-                           ["fit", str(HF / "gpt-oss-120b.json"), "--engine", "sglang", "--kv-memory", "40GiB", "-f", "json"]],
+                           ["fit", str(HF / "gpt-oss-120b.json"), "--engine", "sglang", "--kv-memory", "40GiB", "-f", "json"],
+                           ["fit", "nemotron-h-56b", "--engine", "sglang", "--kv-memory", "40GiB", "--tp", "4", "-f", "json"]],
         "check-log": [["check-log", str(LOGS / f), "-f", "json", *extra] for f, extra in (
             ("vllm-v1-qwen3-32b-tp4-yarn-0.10.0.log", []), ("vllm-v0-llama3.1-8b-tp2-0.6.4.log", ["--model", "llama3.1-8b"]),
             ("llama.cpp-deepseek-v3-0324-mla-4gpu-b5331.log", []), ("llama.cpp-gpt-oss-20b-iswa-t4-b7772.log", []),

@@ -37,7 +37,7 @@ RUNTIME = Runtime("sglang", "SGLang", "release", checked=("0.5.23",), eras=(
                  "min(max(int(tokens / context_len x 512), 2048), 4096) + 1, max_running_requests = min(tokens // 2, "
                  "slots)", f"{_MR} profile_max_num_token, init_memory_pool; managers/tp_worker.py (0.3.0)",
         {"extra_rows": "one", "swa_rule": "none", "slots_plus_one": True, "log": "none", "mem_fraction_rule": "tp",
-         "swa_labels": False}),
+         "swa_labels": False, "mamba_rule": "none"}),
     Era("0.4.2", "log: KV Cache is allocated. K size: X GB, V size: Y GB. (GB = 1024^3)",
         f"{_MP} MHATokenToKVPool (0.4.2)", {"log": "sizes"}),
     Era("0.4.4", "--page-size (default 1): the pool floored to whole pages, K and V buffers of tokens + page_size "
@@ -59,6 +59,10 @@ RUNTIME = Runtime("sglang", "SGLang", "release", checked=("0.5.23",), eras=(
         {"swa_rule": "cell"}),
     Era("0.5.13", "the log names the dtype: KV Cache is allocated. dtype: torch.bfloat16, #tokens: N, ...",
         f"{_MP} KVCache._finalize_allocation_log (0.5.13)", {"log": "dtype"}),
+    Era("0.5.16", "Mamba-2 hybrids (Nemotron-H): of the pool memory R, the state slots take R x 0.9 / 1.9 "
+                  "(--mamba-full-memory-ratio 0.9): max_mamba_cache_size = (that - one slot) // slot bytes, the +1 "
+                  "padding slot included; the KV pool of the attention layers takes what is left",
+        "python/sglang/srt/mem_cache/kv_cache_configurator.py _handle_max_mamba_cache (0.5.16)", {"mamba_rule": "joint"}),
     Era("0.5.19", "a SWA hybrid's two lines are labelled: Full KV Cache is allocated. ... / SWA KV Cache is allocated. ...",
         "python/sglang/srt/mem_cache/swa_memory_pool.py allocation_label (0.5.19)", {"swa_labels": True}),
     Era("0.5.23", "GPUs under 35 GiB: chunked_prefill_size 4096, cuda_graph_max_bs 48 (160 at tp 4 and up)",
@@ -95,6 +99,8 @@ class Sglang(Engine):
     mem_fraction_rule: str = rule("reserved")  # tp (fixed by tensor parallelism) | reserved (by GPU memory)
     small_gpu: str = rule("4096/48")  # chunked prefill / graph batch of GPUs under 35 GiB: 2048/24 | 4096/48
     swa_labels: bool = rule(True)  # a SWA hybrid's lines say Full / SWA KV Cache
+    mamba_rule: str = rule("joint")  # none (Mamba hybrids refused) | joint (slots and KV solved together)
+    mamba_full_memory_ratio: float = 0.9  # --mamba-full-memory-ratio: state memory per KV memory
 
     @classmethod
     def runtime_of(cls, name: str) -> Runtime:
@@ -133,8 +139,12 @@ class Sglang(Engine):
 
     def for_model(self, model: Model) -> "Sglang":
         if RECURRENT in model.layer_kinds or model.ssm is not None:
-            raise InputError(f"{model.name}: SGLang's Mamba state pool (max_mamba_cache_size slots) is not "
-                             f"modelled by kvcalc yet")
+            if self.mamba_rule == "none":
+                raise InputError(f"{model.name}: SGLang {self.rules_version}'s Mamba state pool (max_mamba_cache_size "
+                                 f"slots, sized otherwise before 0.5.16) is not modelled by kvcalc")
+            if model.ssm is None or model.ssm.kind != "mamba2" or not model.ssm.n_heads:
+                raise InputError(f"{model.name}: SGLang's Mamba state pool is modelled for Mamba-2 hybrids only "
+                                 f"(Nemotron-H); this model's recurrent layers are not")
         return self
 
     def default_mem_fraction(self, gpu_bytes: int, tp: int = 1, pp: int = 1) -> tuple[float, str]:
@@ -218,6 +228,7 @@ class TokenPool:
     cell_bytes: int  # what budget // cell divides by (a float for the SWA split, as SGLang's)
     parts: tuple[Part, ...]
     slots_plus_one: bool
+    mamba: Optional["MambaPool"] = None  # the state slots of a Mamba hybrid
 
     @property
     def max_total_num_tokens(self) -> int:
@@ -235,11 +246,47 @@ class TokenPool:
     def v_bytes(self) -> int:
         return sum(p.v_bytes for p in self.parts)
 
-    def max_running_requests(self, context_len: int) -> int:
+    def max_running_requests(self, context_len: int) -> Optional[int]:
         """min(tokens // 2, request slots): slots = min(max(int(tokens / context_len x 512), 2048), 4096)
-        (+ 1 before 0.4.9.post6)."""
+        (+ 1 before 0.4.9.post6); None for a Mamba hybrid, whose state slots also cap it (by a
+        number of slots a request that kvcalc does not model)."""
+        if self.mamba is not None:
+            return None
         slots = min(max(int(self.max_total_num_tokens / context_len * 512), 2048), 4096) + self.slots_plus_one
         return min(self.max_total_num_tokens // 2, slots)
+
+
+@dataclass(frozen=True)
+class MambaPool:
+    """A Mamba-2 hybrid's state slots on one GPU: each slot holds every Mamba layer's conv and SSM state."""
+
+    slots: int  # max_mamba_cache_size (the pool allocates one more, its padding slot)
+    layers: int
+    conv_bytes: int  # one slot, one layer: ((d_inner + 2 x n_groups x d_state) / tp) x (d_conv - 1) in bf16
+    ssm_bytes: int  # one slot, one layer: (n_heads / tp) x head_dim x d_state in fp32
+
+    @property
+    def slot_bytes(self) -> int:
+        return self.layers * (self.conv_bytes + self.ssm_bytes)
+
+    def line(self) -> str:
+        """SGLang's line (mem_cache/memory_pool.py MambaPool: no space before GB, one after)."""
+        conv = (self.slots + 1) * self.layers * self.conv_bytes / GiB
+        ssm = (self.slots + 1) * self.layers * self.ssm_bytes / GiB
+        return (f"Mamba Cache is allocated. max_mamba_cache_size: {self.slots}, conv_state size: {conv:.2f}GB, "
+                f"ssm_state size: {ssm:.2f}GB ")
+
+
+def mamba_slot(model: Model, tp: int) -> tuple[int, int, int]:
+    """(Mamba layers, conv bytes, SSM bytes) of one state slot on one GPU of tensor parallelism tp
+    (configs/mamba_utils.py Mamba2StateShape: n_groups padded up to tp when tp does not divide it;
+    conv in bf16, the SSM state in fp32)."""
+    s = model.ssm
+    assert s is not None and s.n_heads
+    groups = s.n_groups if s.n_groups % tp == 0 else tp
+    conv = (s.d_inner + 2 * groups * s.d_state) // tp * (s.d_conv - 1) * 2
+    ssm = s.n_heads // tp * (s.d_inner // s.n_heads) * s.d_state * 4
+    return model.layer_kinds.count(RECURRENT), conv, ssm
 
 
 def rows(model: Model, engine: Sglang, kv_dtype: str, tp: int = 1) -> tuple[int, int, bool]:
@@ -271,13 +318,23 @@ def size_pool(model: Model, available_bytes: int, engine: Sglang, kv_dtype: str 
     def floor(n: int) -> int:
         return n // page * page
 
+    mamba = None
+    if RECURRENT in kinds:  # 0.5.16+: the state slots first, solved with their padding slot
+        layers, conv, ssm = mamba_slot(model, tp)
+        slot = layers * (conv + ssm)
+        r = engine.mamba_full_memory_ratio
+        rest = available_bytes / (1 << 30)  # SGLang works in GiB floats here
+        slots = int((rest * r / (1 + r) * (1 << 30) - slot) // slot)
+        rest -= (slots + 1) * slot / (1 << 30)
+        mamba = MambaPool(slots, layers, conv, ssm)
+        available_bytes = int(rest * (1 << 30))
     if not engine.splits_swa(model):
         cell = n_full * per_layer
         tokens = available_bytes // cell
         if max_total_tokens is not None:
             tokens = min(tokens, max_total_tokens)
         part = Part("mla" if latent else "full", floor(tokens), n_full, k_row, v_row, engine.extra)
-        return TokenPool(available_bytes, page, cell, (part,), engine.slots_plus_one)
+        return TokenPool(available_bytes, page, cell, (part,), engine.slots_plus_one, mamba)
     if engine.swa_rule == "layers":  # 0.4.9.post6-0.5.10: tokens of the one pool, shared out by layer counts
         cell = (n_full + n_swa) * per_layer
         total = (available_bytes // cell) * (n_full + n_swa)

@@ -44,15 +44,26 @@ def token_pool_report(model: Model, kv_memory: int, engine: Any, context_len: in
         "max_concurrency": pool.max_total_num_tokens / per_seq,
     }
     lines = [line for line in (allocated_line(p, engine, kv_name) for p in pool.parts) if line]
+    if pool.mamba is not None:
+        lines.insert(0, pool.mamba.line())
+        row["mamba_slots"] = pool.mamba.slots
+        row["mamba_bytes"] = (pool.mamba.slots + 1) * pool.mamba.slot_bytes
     full = pool.parts[0]
     what = (f"{full.layers} layers x {full.k_row_bytes:,} B latent" if pool.latent else
             f"{full.layers} layers x (K {full.k_row_bytes:,} + V {full.v_row_bytes:,} B)")
     if swa is not None:
         what += f" + {engine.swa_full_tokens_ratio:g} x {swa.layers} SWA layers x {swa.k_row_bytes + swa.v_row_bytes:,} B"
-    notes = [
+    notes = []
+    if pool.mamba is not None:
+        m = pool.mamba
+        notes.append(f"state slots first (0.5.16 on): {kv_memory:,} B x {engine.mamba_full_memory_ratio:g} / "
+                     f"{1 + engine.mamba_full_memory_ratio:g} buys {m.slots:,} slots + 1 padding of {m.slot_bytes:,} B "
+                     f"({m.layers} Mamba layers x (conv {m.conv_bytes:,} + SSM {m.ssm_bytes:,} B)); the KV pool takes "
+                     f"the other {pool.available_bytes:,} B")
+    notes += [
         f"cell = {what} = {pool.cell_bytes:,} B a token on each GPU"
         + ("" if pool.latent or tp == 1 else f" (max(1, {model.n_kv_heads} KV heads // tp {tp}) a GPU)"),
-        f"max_total_num_tokens = {kv_memory:,} // {pool.cell_bytes:,}"
+        f"max_total_num_tokens = {pool.available_bytes:,} // {pool.cell_bytes:,}"
         + (f", capped at --max-total-tokens {max_total_tokens:,}" if max_total_tokens is not None else "")
         + (f", floored to pages of {pool.page_size}" if pool.page_size > 1 else "") + f" = {pool.max_total_num_tokens:,}"
         + (f"; the SWA pool int({pool.max_total_num_tokens:,} x {engine.swa_full_tokens_ratio:g}) = {swa.tokens:,}"
@@ -60,7 +71,9 @@ def token_pool_report(model: Model, kv_memory: int, engine: Any, context_len: in
         f"each layer's buffers hold the pool's tokens + {engine.extra} rows; SGLang logs: " + (" / ".join(lines) or
                                                                                               "(no line in this release)"),
         f"{pool.max_total_num_tokens / per_seq:.2f} requests of context_len {context_len:,} fit at once; "
-        f"max_running_requests = min(tokens // 2, request slots) = {row['max_running_requests']:,}",
+        + (f"max_running_requests = min(tokens // 2, request slots) = {row['max_running_requests']:,}"
+           if pool.mamba is None else "max_running_requests is also capped by the state slots a request takes "
+                                      "(not modelled)"),
         f"rules of SGLang {engine.version}, the era from {engine.rules_version} (`kvcalc engines`)",
     ]
     doc = {
