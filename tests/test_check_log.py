@@ -61,6 +61,14 @@ def test_no_recognised_line_exits_2(run_cli, tmp_path):
     assert err.startswith("kvcalc: error: ") and "no memory line kvcalc recognises" in err and err.count("\n") == 1
 
 
+def test_a_real_log_cut_before_its_memory_lines_exits_2(run_cli, tmp_path):
+    head = "\n".join(QWEN.read_text().splitlines()[:12])  # the real start, before vLLM printed any memory line
+    log = tmp_path / "head.log"
+    log.write_text(head)
+    code, out, err = run_cli("check-log", str(log))
+    assert code == 2 and out == "" and "no memory line kvcalc recognises" in err
+
+
 def test_unreadable_exits_2(run_cli, tmp_path):
     code, out, err = run_cli("check-log", str(tmp_path / "missing.log"))
     assert code == 2 and out == "" and "cannot read the log" in err and "Traceback" not in err

@@ -48,6 +48,12 @@ How to run
     /tmp/venv-sglang/bin/python conformance/sglang/make_goldens.py            # all cases
     /tmp/venv-sglang/bin/python conformance/sglang/make_goldens.py --case NAME # one case, JSON to stdout
 
+Legacy release (goldens-0.5.6.json): same venv recipe with `--no-deps sglang==0.5.6` and then
+`pip install -c <(echo torch==2.13.0) transformers==4.57.1` (0.5.6's own pin; its DeepSeek-V2 and
+Nemotron-H config code does not run under transformers 5).  The script picks its driver from the
+installed version: <= 0.5.6 -> `run_case_legacy` (ModelRunner.init_memory_pool), newer -> `run_case`
+(KVCacheConfigurator).  Releases 0.5.7-0.5.22 are not wired up.
+
 It writes conformance/sglang/goldens-<sglang version>.json.  Each case runs in a fresh
 subprocess (SGLang keeps process-global runtime context).  Model configs are the published
 config.json fixtures in tests/fixtures/hf/ (copied into a temp dir as <name>/config.json);
