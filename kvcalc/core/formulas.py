@@ -14,12 +14,8 @@ from dataclasses import dataclass
 from ..models.model import FULL, MLA_KIND, NONE, RECURRENT, SLIDING, Model
 from ..dtypes import DTYPES, KVDType, resolve
 from ..engines import DEFAULT_BLOCK_SIZE, Engine, get_engine
+from ..engines.exact import cdiv
 from ..errors import InputError
-
-
-def cdiv(a: int, b: int) -> int:
-    """Ceiling division of non-negative integers."""
-    return -(-a // b)
 
 
 @dataclass(frozen=True)

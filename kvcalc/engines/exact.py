@@ -27,6 +27,11 @@ _RELEASE_FIELDS = ("version", "rules_version", "warning")
 RULE = {"rule": True}  # metadata of a field that holds a release's rule, not a user's option
 
 
+def cdiv(a: int, b: int) -> int:
+    """a / b rounded up (whole blocks, pages or cells)."""
+    return -(-a // b)
+
+
 def rule(default: Any) -> Any:
     """A field set from the release's era (kvcalc.engines.releases), never by an option."""
     return field(default=default, metadata=RULE)

@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Optional
 
 from ..errors import InputError
 from ..models.model import FULL, MLA_KIND, RECURRENT, SLIDING, Model
-from .exact import Engine, rule
+from .exact import Engine, cdiv, rule
 from .releases import Era, Runtime
 
 GiB = 1 << 30
@@ -74,10 +74,6 @@ GPU_DEFAULTS = ((20 * 1024, 2048, 8, 8), (35 * 1024, 2048, 24, 80), (60 * 1024, 
 
 
 SWA_HYBRIDS = ("gpt_oss",)  # kvcalc families SGLang runs with a SWA pool (is_hybrid_swa_model)
-
-
-def cdiv(a: int, b: int) -> int:
-    return -(-a // b)
 
 
 @dataclass(frozen=True, eq=False)  # engines are compared by their fields nowhere; fewer generated methods at import

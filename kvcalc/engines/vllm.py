@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Optional
 
 from ..models.model import FULL, MLA_KIND, SLIDING, SSM, Model
 from .exact import DEFAULT_BLOCK_SIZE
-from .exact import Engine, StateTensor, rule
+from .exact import Engine, StateTensor, cdiv, rule
 from .releases import Era, Runtime
 
 VLLM_VERSION = "0.32.0"
@@ -81,10 +81,6 @@ RUNTIME = Runtime("vllm", "vLLM", "release", checked=("0.8.5", "0.10.1.1", "0.32
     Era("0.30.0", "the log line names the pool's device: GPU KV cache size (CPU on CPU)",
         f"{_KCU} (0.30.0)", {}),
 ))
-
-
-def cdiv(a: int, b: int) -> int:
-    return -(-a // b)
 
 
 @dataclass(frozen=True, eq=False)  # engines are compared by their fields nowhere; fewer generated methods at import
