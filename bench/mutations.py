@@ -96,7 +96,7 @@ MUTATIONS = [
     ("kvcalc/engines/sglang.py", "cell = n_full * per_layer + ratio * n_swa * per_layer", "cell = (n_full + n_swa) * per_layer", "sglang: SWA pool priced at the ratio"),
     ("kvcalc/engines/sglang.py", "    heads = max(1, model.n_kv_heads // tp)", "    heads = model.n_kv_heads // tp or 2", "sglang: KV heads replicated past tp"),
     ("kvcalc/engines/sglang.py", 'SWA_HYBRIDS = ("gpt_oss",)', 'SWA_HYBRIDS = ("gpt_oss", "gemma3_text", "gemma2")', "sglang: gemma kept in one pool"),
-    ("kvcalc/engines/sglang.py", "            reserved = max(reserved, 10 * 1024)", "            reserved = reserved", "sglang: 10 GiB floor of the reserve"),
+    ("kvcalc/engines/sglang.py", "reserved = 512 + max(chunked, 2048) * 1.5 + max_bs * 2", "reserved = 512 + max(chunked, 2048) * 1.5", "sglang: CUDA graph reserve"),
     ("kvcalc/engines/sglang.py", "4096) + self.slots_plus_one", "4096) + 1", "sglang eras: request slots + 1 before 0.4.9.post6"),
     ("kvcalc/engines/sglang.py", "        return n // page * page", "        return n", "sglang: pool floored to pages"),
     ("kvcalc/engines/sglang.py", 'return "bf16" if model.family.startswith("gemma") else "fp16"', 'return "fp16"', "sglang: fp32 Gemma served in bf16"),

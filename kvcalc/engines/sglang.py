@@ -153,13 +153,13 @@ class Sglang(Engine):
         if mib < 35 * 1024 and self.small_gpu == "4096/48":
             chunked, small_bs, big_bs = 4096, 48, 160
         max_bs = small_bs if tp < 4 else big_bs
+        # SGLang also floors the reserve at 10 GiB on GPUs over 60 GiB; at their default chunked prefill
+        # (8192 or more) the reserve is over 12 GiB already, so the floor never binds here.
         reserved = 512 + max(chunked, 2048) * 1.5 + max_bs * 2 + tp * pp / 8 * 1024
-        if mib > 60 * 1024:
-            reserved = max(reserved, 10 * 1024)
         fraction = round((mib - reserved) / mib, 3)
         how = (f"round(({mib:,.0f} MiB - {reserved:,.0f} reserved) / {mib:,.0f}, 3): reserved = 512 + "
                f"max({chunked}, 2048) x 1.5 + cuda_graph_max_bs {max_bs} x 2 + tp x pp / 8 x 1024"
-               + (", at least 10 GiB" if mib > 60 * 1024 else "") + f" (SGLang {self.rules_version} on)")
+               f" (SGLang {self.rules_version} on)")
         return fraction, how
 
     @property
