@@ -30,7 +30,7 @@ GiB = 1 << 30
 _MR = "python/sglang/srt/model_executor/model_runner.py"
 _MP = "python/sglang/srt/mem_cache/memory_pool.py"
 # Read in the published wheels of each release (files named are python/sglang/srt/... of that release).
-RUNTIME = Runtime("sglang", "SGLang", "release", checked=("0.5.23",), eras=(
+RUNTIME = Runtime("sglang", "SGLang", "release", checked=("0.5.6", "0.5.23"), eras=(
     Era("0.3.0", "one token pool: cell = kv heads per GPU x head_dim x 2 x layers x bytes (MLA: kv_lora_rank + "
                  "rope x layers x bytes); max_total_num_tokens = int(rest GiB x 2^30 // cell); K and V buffers of "
                  "tokens + 1 rows a layer; every layer in the pool, sliding ones too; request slots "
@@ -43,16 +43,18 @@ RUNTIME = Runtime("sglang", "SGLang", "release", checked=("0.5.23",), eras=(
     Era("0.4.4", "--page-size (default 1): the pool floored to whole pages, K and V buffers of tokens + page_size "
                  "rows; the log counts #tokens", f"{_MR} init_memory_pool, {_MP} (0.4.4)",
         {"extra_rows": "page", "log": "tokens"}),
-    Era("0.4.9.post6", "SGLang's SWA-hybrid architectures (gpt-oss among kvcalc's families; gemma-2 and gemma-3 are "
-                       "kept in one pool, 'Disable hybrid SWA memory ... not yet supported') get a full pool and a SWA "
-                       "pool: full = "
-                       "int(tokens x layers / (0.8 x SWA layers + full layers)), SWA = int(full x 0.8) "
-                       "(--swa-full-tokens-ratio); request slots without the + 1",
-        f"{_MR} set_num_token_hybrid (0.4.9.post6)", {"swa_rule": "layers", "slots_plus_one": False}),
+    Era("0.4.9.post6", "request slots without the + 1 (ReqToTokenPool of max_num_reqs); the SWA pool split "
+                       "(--swa-full-tokens-ratio) arrives, for Llama 4 only",
+        f"{_MR} set_num_token_hybrid, init_memory_pool (0.4.9.post6)", {"slots_plus_one": False}),
     Era("0.5.3", "default --mem-fraction-static = round((GPU MiB - reserved) / GPU MiB, 3), reserved = 512 + "
                  "max(chunked_prefill_size, 2048) x 1.5 + cuda_graph_max_bs x 2 + tp x pp / 8 x 1024 MiB, at least "
                  "10 GiB on GPUs over 60 GiB; chunked_prefill_size and cuda_graph_max_bs by the GPU's memory",
         "python/sglang/srt/server_args.py _handle_gpu_memory_settings (0.5.3)", {"mem_fraction_rule": "reserved"}),
+    Era("0.5.8", "gpt-oss gets a full pool and a SWA pool (is_hybrid_swa_model lists GptOssForCausalLM; gemma-2 and "
+                 "gemma-3 stay in one pool: 'Disable hybrid SWA memory ... not yet supported'): full = int(tokens x "
+                 "layers / (0.8 x SWA layers + full layers)), SWA = int(full x 0.8) (--swa-full-tokens-ratio)",
+        "python/sglang/srt/configs/model_config.py is_hybrid_swa_model, model_executor/model_runner.py "
+        "set_num_token_hybrid (0.5.8)", {"swa_rule": "layers"}),
     Era("0.5.11", "the SWA split priced by memory: cell = full layers x F + 0.8 x SWA layers x S, full = "
                   "budget // cell, SWA = int(full x 0.8)",
         "python/sglang/srt/model_executor/pool_configurator.py HybridSWAPoolConfigurator (0.5.11)",
@@ -123,7 +125,7 @@ class Sglang(Engine):
     def splits_swa(self, model: Model) -> bool:
         """Whether SGLang gives this model's sliding layers a pool of their own: its SWA-hybrid
         architectures only (configs/model_config.py is_hybrid_swa_model; gpt-oss among kvcalc's
-        families), from 0.4.9.post6. Gemma-2 and Gemma-3 keep one pool (arg_groups/model_overrides/
+        families), from 0.5.8. Gemma-2 and Gemma-3 keep one pool (arg_groups/model_overrides/
         gemma2_gemma3.py, 0.5.23: "Disable hybrid SWA memory ... as it is not yet supported")."""
         kinds = model.layer_kinds
         return (self.swa_rule != "none" and model.family in SWA_HYBRIDS and SLIDING in kinds
