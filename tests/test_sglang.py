@@ -52,11 +52,11 @@ def test_swa_pools_by_era():
     # 0.5.11+: full = budget // (18 x 2,048 + 0.8 x 18 x 2,048), SWA = int(full x 0.8)
     assert new.max_total_num_tokens == int(budget // (18 * 2 * row + 0.8 * 18 * 2 * row))
     assert new.parts[1].tokens == int(new.max_total_num_tokens * 0.8)
-    old = size_pool(model, budget, get_engine("sglang@0.5.0"))
-    # 0.4.9.post6-0.5.10: T = budget // (36 x 2,048); full = int(T x 36 / (0.8 x 18 + 18))
+    old = size_pool(model, budget, get_engine("sglang@0.5.9"))
+    # 0.5.8-0.5.10: T = budget // (36 x 2,048); full = int(T x 36 / (0.8 x 18 + 18))
     t = budget // (36 * 2 * row)
     assert old.max_total_num_tokens == int(t * 36 / (0.8 * 18 + 18))
-    one = size_pool(model, budget, get_engine("sglang@0.4.6"))  # one pool: sliding layers held as full
+    one = size_pool(model, budget, get_engine("sglang@0.5.6"))  # one pool before 0.5.8: sliding layers held as full
     assert len(one.parts) == 1 and one.parts[0].layers == 36
     gemma = size_pool(load_model("gemma-3-12b"), budget, get_engine("sglang"))  # gemma-3: one pool, still
     assert len(gemma.parts) == 1 and gemma.parts[0].layers == 48

@@ -189,8 +189,15 @@ CASES = [
     # --- Mamba / linear-attention hybrids ------------------------------------------------
     dict(name="qwen3-next-80b-a3b-h200-tp4", config="QWEN3_NEXT", tp=4, page_size=1,
          gpu_mib=H200_MIB, mfs=0.85, pre=int(139.01 * GiB), post=int(100.3 * GiB)),
+    # default mem_fraction_static: with an explicit --mem-fraction-static, SGLang 0.5.6 crashes on
+    # NemotronH in ServerArgs (its NemotronH branch reads self.model_config, which only the
+    # default-fraction path creates).
+    # default-fraction path creates).  --max-running-requests 48: 0.5.4-0.5.6 disable the radix
+    # cache for NemotronH and then size the mamba pool as max_running_requests (else 512) slots;
+    # 512 x 228 MB does not fit on an 80 GB GPU ("Not enough memory").
     dict(name="nemotron-h-56b-h100-tp4", config="Nemotron-H-56B-Base-8K.json", tp=4, page_size=1,
-         gpu_mib=H100_MIB, mfs=0.85, pre=int(78.40 * GiB), post=int(52.10 * GiB)),
+         gpu_mib=H100_MIB, mfs=None, pre=int(78.40 * GiB), post=int(52.10 * GiB),
+         extra=dict(max_running_requests=48)),
 ]
 
 
