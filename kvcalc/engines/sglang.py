@@ -145,8 +145,13 @@ class Sglang(Engine):
                                  f"(Nemotron-H); this model's recurrent layers are not")
         return self
 
-    def default_mem_fraction(self, gpu_bytes: int, tp: int = 1, pp: int = 1) -> tuple[float, str]:
-        """SGLang's default --mem-fraction-static on a GPU of gpu_bytes (what CUDA reports), and how."""
+    def default_mem_fraction(self, gpu_bytes: int, tp: int = 1, pp: int = 1,
+                             model: Optional[Model] = None) -> tuple[float, str]:
+        """SGLang's default --mem-fraction-static on a GPU of gpu_bytes (what nvidia-smi reports), and how."""
+        if model is not None and RECURRENT in model.layer_kinds:
+            raise InputError(f"{model.name}: SGLang lowers its CUDA-graph batch for Mamba hybrids (48 on an H100 at "
+                             f"tp 4) by a rule kvcalc does not model, and its default --mem-fraction-static with it: "
+                             f"give --mem-fraction-static")
         if self.mem_fraction_rule != "reserved":
             raise InputError(f"SGLang {self.version}'s default --mem-fraction-static (fixed by tp, then by GPU size "
                              f"before 0.5.3) is not modelled: give --mem-fraction-static")
