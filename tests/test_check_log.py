@@ -99,6 +99,7 @@ def test_worker_prefixes(run_cli, tmp_path, original):
     text = "\n".join(prefixes[i % 3] + line for i, line in enumerate(_lines()))
     _, doc, _ = checked(run_cli, str(_write(tmp_path, text)))
     assert figures(doc) == figures(original)
+    assert [c["text"] for c in doc["lines"]] == [c["text"] for c in original["lines"]]  # the prefix is gone
 
 
 def test_ray_repeated_suffix(run_cli, tmp_path, original):
@@ -223,3 +224,14 @@ def test_real_logs(run_cli, name, options, recomputed, agrees):
     assert code == (1 if agrees is False else 0)
     unknown = [c for c in doc["lines"] if c["agrees"] is None]
     assert all(c["rule"].startswith(("not recomputed", "the budget")) for c in unknown)
+
+
+def test_device_buffers_must_add_up_to_every_layer(run_cli, tmp_path):
+    """Synthetic, from a real log: one device's buffer grown by a whole layer (34 MiB) still is whole
+    layers, but the devices then hold 62 of DeepSeek-V3's 61 layers."""
+    real = (LOGS / "llama.cpp-deepseek-v3-0324-mla-4gpu-b5331.log").read_text()
+    edited = real.replace("CUDA1 KV buffer size =   408.00 MiB", "CUDA1 KV buffer size =   442.00 MiB")
+    assert edited != real
+    code, doc, _ = checked(run_cli, str(_write(tmp_path, edited)))
+    buffers = [c for c in doc["lines"] if c["what"].startswith("KV buffer")]
+    assert code == 1 and len(buffers) == 4 and not any(c["agrees"] for c in buffers)

@@ -26,7 +26,7 @@ from ..errors import InputError
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 # "(EngineCore_0 pid=1812) ", "(VllmWorker rank=0 pid=123) ", "(RayWorkerWrapper pid=1, ip=10.0.0.1) ",
 # "(APIServer pid=1) ", possibly nested ("(pid=1) (EngineCore pid=2) ").
-_PREFIX = re.compile(r"^(?:\s*\((?:[A-Za-z_][\w.-]*\s+)?(?:[A-Za-z_]+=[^,()\s]+(?:,\s*)?)+\)\s)+")
+_PREFIX = re.compile(r"^(?:\s*\((?:[A-Za-z_][\w.-]*\s+)?(?:[A-Za-z_]+=[^,()\s]+(?:,?\s*))+\)\s)+")
 _REPEATED = re.compile(r"\s*\[repeated \d+x across cluster\]\s*$")
 # The head of a new log record (a level, a timestamp, a bracket, a worker prefix, a llama.cpp function):
 # a line without one continues the line before it, where a terminal wrapped it.
