@@ -97,10 +97,10 @@ MUTATIONS = [
     ("kvcalc/engines/sglang.py", "    heads = max(1, model.n_kv_heads // tp)", "    heads = model.n_kv_heads // tp or 2", "sglang: KV heads replicated past tp"),
     ("kvcalc/engines/sglang.py", 'SWA_HYBRIDS = ("gpt_oss",)', 'SWA_HYBRIDS = ("gpt_oss", "gemma3_text", "gemma2")', "sglang: gemma kept in one pool"),
     ("kvcalc/engines/sglang.py", "reserved = 512 + max(chunked, 2048) * 1.5 + max_bs * 2", "reserved = 512 + max(chunked, 2048) * 1.5", "sglang: CUDA graph reserve"),
-    ("kvcalc/engines/sglang.py", "4096) + self.slots_plus_one", "4096) + 1", "sglang eras: request slots + 1 before 0.4.9.post6"),
+    ("kvcalc/engines/sglang.py", "4096) + self.slots_plus_one", "4096) + 1", "sglang eras: request slots + 1 before 0.4.7"),
     ("kvcalc/engines/sglang.py", "        return n // page * page", "        return n", "sglang: pool floored to pages"),
     ("kvcalc/engines/sglang.py", 'return "bf16" if model.family.startswith("gemma") else "fp16"', 'return "fp16"', "sglang: fp32 Gemma served in bf16"),
-    ("kvcalc/engines/sglang.py", "    if engine.swa_labels and part.pool:", "    if part.pool:", "sglang eras: labelled SWA lines from 0.5.19"),
+    ("kvcalc/engines/sglang.py", "    if engine.swa_labels and part.pool:", "    if part.pool:", "sglang eras: labelled SWA lines from 0.5.17"),
     # check-log (issue #19)
     ("kvcalc/logs/vllm.py", "return sum(page for _, _, page in specs), eng.block_size", "return sum(page for _, _, page in specs) // 2, eng.block_size", "check-log: V0 block of every layer's K and V"),
     ("kvcalc/logs/vllm.py", "        return [smallest] + sorted({b for b in self.budgets if b != smallest})", "        return [smallest]", "check-log: each vLLM worker's own budget"),

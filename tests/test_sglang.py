@@ -96,9 +96,9 @@ def test_fit_gpu_uses_the_static_fraction(run_cli):
     assert code == 2 and "--mem-fraction-static is SGLang's" in err
 
 
-def test_swa_lines_labelled_from_0_5_19():
+def test_swa_lines_labelled_from_0_5_17():
     model = load_model(str(HF / "gpt-oss-120b.json"))
-    for version, label in (("0.5.13", ""), ("0.5.23", "Full ")):
+    for version, label in (("0.5.16", ""), ("0.5.17", "Full ")):
         eng = get_engine(f"sglang@{version}")
         line = allocated_line(size_pool(model, 40 * GiB, eng).parts[0], eng, "bf16")
         assert line.startswith(f"{label}KV Cache is allocated. dtype: torch.bfloat16, #tokens: ")

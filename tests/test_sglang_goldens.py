@@ -16,7 +16,6 @@ import pytest
 
 from kvcalc.engines import get_engine
 from kvcalc.engines.sglang import allocated_line, size_pool
-from kvcalc.errors import InputError
 from kvcalc.models.hf import load_hf_config
 from .conftest import HF
 
@@ -27,7 +26,7 @@ ROWS = [g for f in FILES.values() for g in f["goldens"]]
 # No published config.json of Qwen3-Next is among the fixtures (its golden was made from SGLang's own config
 # class); kvcalc refuses its gated-DeltaNet layers by name anyway.
 REFUSED = {"qwen3-next-80b-a3b-h200-tp4": "no config"}
-# kvcalc refuses by name what it does not model of an older release: its Mamba pools before 0.5.16.
+# kvcalc refuses by name what it does not model of an older release: its Mamba pools before 0.5.17.
 OLD_REFUSED = {("0.5.6", "qwen3-next-80b-a3b-h200-tp4"), ("0.5.6", "nemotron-h-56b-h100-tp4")}
 
 
@@ -46,7 +45,7 @@ def _budget(g: dict) -> int:
 
 def _case(g: dict):  # type: ignore[no-untyped-def]
     if (g["sglang_version"], g["name"]) in OLD_REFUSED:
-        pytest.skip("a Mamba pool before 0.5.16: refused by name (test_sglang.py)")
+        pytest.skip("a Mamba pool before 0.5.17: refused by name (test_sglang.py)")
     model = load_hf_config(HF / g["config"])
     eng = get_engine(f"sglang@{g['sglang_version']}", g["page_size"])
     kv = g["kv_cache_torch_dtype"].removeprefix("torch.")
@@ -87,12 +86,8 @@ def test_pool_as_sglang_sizes_it(g):
     if pool.mamba is None:  # a Mamba hybrid's requests are capped by state slots a request: not modelled
         assert pool.max_running_requests(g["context_len"]) == g["max_running_requests"]
     if g["mem_fraction_static_given"] is None:
-        if pool.mamba is not None:  # SGLang lowers the graph batch for Mamba hybrids: refused by name
-            with pytest.raises(InputError, match="give --mem-fraction-static"):
-                eng.default_mem_fraction(g["gpu_mem_mib"] << 20, g["tp"], 1, model)
-        else:
-            fraction, _ = eng.default_mem_fraction(g["gpu_mem_mib"] << 20, g["tp"], 1, model)
-            assert fraction == g["mem_fraction_static"]
+        fraction, _ = eng.default_mem_fraction(g["gpu_mem_mib"] << 20, g["tp"], 1, g["extra_args"].get("max_running_requests"))
+        assert fraction == g["mem_fraction_static"]
 
 
 @pytest.mark.parametrize("name", sorted(REFUSED))

@@ -282,7 +282,7 @@ def _mem_fraction(cfg, eng, gpu, gpus, tp, pp, catalog, given):  # type: ignore[
     device = find_gpu(gpu, catalog)
     tp_size, _, _ = parallel_setup(cfg, parse_size(gpus, "--gpus") if gpus is not None else None,
                                    parse_size(tp, "--tp") if tp is not None else None, parse_size(pp, "--pp"))
-    fraction, rule = eng.default_mem_fraction(device.memory_bytes, tp_size, parse_size(pp, "--pp"), cfg)
+    fraction, rule = eng.default_mem_fraction(device.memory_bytes, tp_size, parse_size(pp, "--pp"))
     return str(fraction), f"--mem-fraction-static {fraction:g}, SGLang's default: {rule}; KV pool = that share - weights"
 
 

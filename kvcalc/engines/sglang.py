@@ -37,15 +37,14 @@ RUNTIME = Runtime("sglang", "SGLang", "release", checked=("0.5.6", "0.5.23"), er
                  "min(max(int(tokens / context_len x 512), 2048), 4096) + 1, max_running_requests = min(tokens // 2, "
                  "slots)", f"{_MR} profile_max_num_token, init_memory_pool; managers/tp_worker.py (0.3.0)",
         {"extra_rows": "one", "swa_rule": "none", "slots_plus_one": True, "log": "none", "mem_fraction_rule": "tp",
-         "swa_labels": False, "mamba_rule": "none"}),
+         "swa_labels": False, "mamba_rule": "none", "graph_cap": False}),
     Era("0.4.2", "log: KV Cache is allocated. K size: X GB, V size: Y GB. (GB = 1024^3)",
         f"{_MP} MHATokenToKVPool (0.4.2)", {"log": "sizes"}),
     Era("0.4.4", "--page-size (default 1): the pool floored to whole pages, K and V buffers of tokens + page_size "
                  "rows; the log counts #tokens", f"{_MR} init_memory_pool, {_MP} (0.4.4)",
         {"extra_rows": "page", "log": "tokens"}),
-    Era("0.4.9.post6", "request slots without the + 1 (ReqToTokenPool of max_num_reqs); the SWA pool split "
-                       "(--swa-full-tokens-ratio) arrives, for Llama 4 only",
-        f"{_MR} set_num_token_hybrid, init_memory_pool (0.4.9.post6)", {"slots_plus_one": False}),
+    Era("0.4.7", "request slots without the + 1 (ReqToTokenPool of max_num_reqs)", f"{_MR} init_memory_pool (0.4.7)",
+        {"slots_plus_one": False}),
     Era("0.5.3", "default --mem-fraction-static = round((GPU MiB - reserved) / GPU MiB, 3), reserved = 512 + "
                  "max(chunked_prefill_size, 2048) x 1.5 + cuda_graph_max_bs x 2 + tp x pp / 8 x 1024 MiB, at least "
                  "10 GiB on GPUs over 60 GiB; chunked_prefill_size and cuda_graph_max_bs by the GPU's memory",
@@ -61,14 +60,16 @@ RUNTIME = Runtime("sglang", "SGLang", "release", checked=("0.5.6", "0.5.23"), er
         {"swa_rule": "cell"}),
     Era("0.5.13", "the log names the dtype: KV Cache is allocated. dtype: torch.bfloat16, #tokens: N, ...",
         f"{_MP} KVCache._finalize_allocation_log (0.5.13)", {"log": "dtype"}),
-    Era("0.5.16", "Mamba-2 hybrids (Nemotron-H): of the pool memory R, the state slots take R x 0.9 / 1.9 "
+    Era("0.5.17", "Mamba-2 hybrids (Nemotron-H): of the pool memory R, the state slots take R x 0.9 / 1.9 "
                   "(--mamba-full-memory-ratio 0.9): max_mamba_cache_size = (that - one slot) // slot bytes, the +1 "
                   "padding slot included; the KV pool of the attention layers takes what is left",
-        "python/sglang/srt/mem_cache/kv_cache_configurator.py _handle_max_mamba_cache (0.5.16)", {"mamba_rule": "joint"}),
-    Era("0.5.19", "a SWA hybrid's two lines are labelled: Full KV Cache is allocated. ... / SWA KV Cache is allocated. ...",
-        "python/sglang/srt/mem_cache/swa_memory_pool.py allocation_label (0.5.19)", {"swa_labels": True}),
-    Era("0.5.23", "GPUs under 35 GiB: chunked_prefill_size 4096, cuda_graph_max_bs 48 (160 at tp 4 and up)",
-        "python/sglang/srt/arg_groups/memory_hook.py handle_gpu_memory_settings (0.5.23)", {"small_gpu": "4096/48"}),
+        "python/sglang/srt/mem_cache/kv_cache_configurator.py _handle_max_mamba_cache (0.5.17)", {"mamba_rule": "joint"}),
+    Era("0.5.17", "a SWA hybrid's two lines are labelled: Full KV Cache is allocated. ... / SWA KV Cache is allocated. ...",
+        "python/sglang/srt/mem_cache/swa_memory_pool.py allocation_label (0.5.17)", {"swa_labels": True}),
+    Era("0.5.23", "GPUs under 35 GiB: chunked_prefill_size 4096, cuda_graph_max_bs 48 (160 at tp 4 and up); the graph "
+                  "batch is capped at --max-running-requests (so is the reserve for it)",
+        "python/sglang/srt/arg_groups/memory_hook.py handle_gpu_memory_settings (0.5.23)",
+        {"small_gpu": "4096/48", "graph_cap": True}),
 ))
 # GPU memory (MiB, under) -> (chunked_prefill_size, cuda_graph_max_bs below tp 4, at tp 4 and up), 0.5.3-0.5.22.
 GPU_DEFAULTS = ((20 * 1024, 2048, 8, 8), (35 * 1024, 2048, 24, 80), (60 * 1024, 4096, 32, 160),
@@ -99,6 +100,7 @@ class Sglang(Engine):
     swa_labels: bool = rule(True)  # a SWA hybrid's lines say Full / SWA KV Cache
     mamba_rule: str = rule("joint")  # none (Mamba hybrids refused) | joint (slots and KV solved together)
     mamba_full_memory_ratio: float = 0.9  # --mamba-full-memory-ratio: state memory per KV memory
+    graph_cap: bool = rule(True)  # the CUDA-graph batch (and its reserve) capped at --max-running-requests
 
     @classmethod
     def runtime_of(cls, name: str) -> Runtime:
@@ -139,19 +141,16 @@ class Sglang(Engine):
         if RECURRENT in model.layer_kinds or model.ssm is not None:
             if self.mamba_rule == "none":
                 raise InputError(f"{model.name}: SGLang {self.rules_version}'s Mamba state pool (max_mamba_cache_size "
-                                 f"slots, sized otherwise before 0.5.16) is not modelled by kvcalc")
+                                 f"slots, sized otherwise before 0.5.17) is not modelled by kvcalc")
             if model.ssm is None or model.ssm.kind != "mamba2" or not model.ssm.n_heads:
                 raise InputError(f"{model.name}: SGLang's Mamba state pool is modelled for Mamba-2 hybrids only "
                                  f"(Nemotron-H); this model's recurrent layers are not")
         return self
 
     def default_mem_fraction(self, gpu_bytes: int, tp: int = 1, pp: int = 1,
-                             model: Optional[Model] = None) -> tuple[float, str]:
-        """SGLang's default --mem-fraction-static on a GPU of gpu_bytes (what nvidia-smi reports), and how."""
-        if model is not None and RECURRENT in model.layer_kinds:
-            raise InputError(f"{model.name}: SGLang lowers its CUDA-graph batch for Mamba hybrids (48 on an H100 at "
-                             f"tp 4) by a rule kvcalc does not model, and its default --mem-fraction-static with it: "
-                             f"give --mem-fraction-static")
+                             max_running_requests: Optional[int] = None) -> tuple[float, str]:
+        """SGLang's default --mem-fraction-static on a GPU of gpu_bytes (what nvidia-smi reports), and how;
+        --max-running-requests caps the CUDA-graph batch, and its reserve, in 0.5.23."""
         if self.mem_fraction_rule != "reserved":
             raise InputError(f"SGLang {self.version}'s default --mem-fraction-static (fixed by tp, then by GPU size "
                              f"before 0.5.3) is not modelled: give --mem-fraction-static")
@@ -160,6 +159,8 @@ class Sglang(Engine):
         if mib < 35 * 1024 and self.small_gpu == "4096/48":
             chunked, small_bs, big_bs = 4096, 48, 160
         max_bs = small_bs if tp < 4 else big_bs
+        if self.graph_cap and max_running_requests is not None:
+            max_bs = min(max_bs, max_running_requests)
         # SGLang also floors the reserve at 10 GiB on GPUs over 60 GiB; at their default chunked prefill
         # (8192 or more) the reserve is over 12 GiB already, so the floor never binds here.
         reserved = 512 + max(chunked, 2048) * 1.5 + max_bs * 2 + tp * pp / 8 * 1024
@@ -251,7 +252,7 @@ class TokenPool:
 
     def max_running_requests(self, context_len: int) -> Optional[int]:
         """min(tokens // 2, request slots): slots = min(max(int(tokens / context_len x 512), 2048), 4096)
-        (+ 1 before 0.4.9.post6); None for a Mamba hybrid, whose state slots also cap it (by a
+        (+ 1 before 0.4.7); None for a Mamba hybrid, whose state slots also cap it (by a
         number of slots a request that kvcalc does not model)."""
         if self.mamba is not None:
             return None
@@ -322,7 +323,7 @@ def size_pool(model: Model, available_bytes: int, engine: Sglang, kv_dtype: str 
         return n // page * page
 
     mamba = None
-    if RECURRENT in kinds:  # 0.5.16+: the state slots first, solved with their padding slot
+    if RECURRENT in kinds:  # 0.5.17+: the state slots first, solved with their padding slot
         layers, conv, ssm = mamba_slot(model, tp)
         slot = layers * (conv + ssm)
         r = engine.mamba_full_memory_ratio
@@ -338,7 +339,7 @@ def size_pool(model: Model, available_bytes: int, engine: Sglang, kv_dtype: str 
             tokens = min(tokens, max_total_tokens)
         part = Part("mla" if latent else "full", floor(tokens), n_full, k_row, v_row, engine.extra)
         return TokenPool(available_bytes, page, cell, (part,), engine.slots_plus_one, mamba)
-    if engine.swa_rule == "layers":  # 0.4.9.post6-0.5.10: tokens of the one pool, shared out by layer counts
+    if engine.swa_rule == "layers":  # 0.5.8-0.5.10: tokens of the one pool, shared out by layer counts
         cell = (n_full + n_swa) * per_layer
         total = (available_bytes // cell) * (n_full + n_swa)
         full = int(total / (ratio * n_swa + n_full))

@@ -56,7 +56,7 @@ def token_pool_report(model: Model, kv_memory: int, engine: Any, context_len: in
     notes = []
     if pool.mamba is not None:
         m = pool.mamba
-        notes.append(f"state slots first (0.5.16 on): {kv_memory:,} B x {engine.mamba_full_memory_ratio:g} / "
+        notes.append(f"state slots first (0.5.17 on): {kv_memory:,} B x {engine.mamba_full_memory_ratio:g} / "
                      f"{1 + engine.mamba_full_memory_ratio:g} buys {m.slots:,} slots + 1 padding of {m.slot_bytes:,} B "
                      f"({m.layers} Mamba layers x (conv {m.conv_bytes:,} + SSM {m.ssm_bytes:,} B)); the KV pool takes "
                      f"the other {pool.available_bytes:,} B")
