@@ -50,6 +50,8 @@ def samples() -> dict[str, list[list[str]]]:
         "fit-kv-memory": [["fit", m, "--kv-memory", "4GiB", "-f", "json"] for m in ("llama2-70b", "gemma-2-9b", "deepseek-v3", "mistral-7b")]
                          + [["fit", "llama3-8b", "--kv-memory", "100MiB", "--max-model-len", "128k", "-f", "json"],
                             ["fit", "gemma-2-9b", "--kv-memory", "4GiB", "--engine", "vllm@0.10.1.1", "-f", "json"]],
+        "fit-engines": [["fit", "llama3.1-8b", "--gpu", "h100-80gb", "--engine", "vllm,sglang", "--seq", "16k", "--batch", "8", "-f", "json"],
+                        ["fit", "deepseek-v3", "--gpu", "h200", "--gpus", "8", "--engine", "vllm@0.10.1.1,sglang", "--seq", "32k", "-f", "json"]],
         "fit-token-pool": [["fit", "qwen3-235b-a22b", "--engine", "sglang", "--kv-memory", "16GiB", "--tp", "4", "-f", "json"],
                            ["fit", "deepseek-v3", "--engine", "sglang@0.4.6", "--kv-memory", "40GiB", "-f", "json"],
                            ["fit", str(HF / "gpt-oss-120b.json"), "--engine", "sglang", "--kv-memory", "40GiB", "-f", "json"],

@@ -102,3 +102,15 @@ def test_swa_lines_labelled_from_0_5_17():
         eng = get_engine(f"sglang@{version}")
         line = allocated_line(size_pool(model, 40 * GiB, eng).parts[0], eng, "bf16")
         assert line.startswith(f"{label}KV Cache is allocated. dtype: torch.bfloat16, #tokens: ")
+
+
+def test_fit_engines_side_by_side(run_cli):
+    code, out, _ = run_cli("fit", "llama3.1-8b", "--gpu", "h100-80gb", "--engine", "vllm,sglang", "--seq", "16k",
+                           "--batch", "8", "-f", "json")
+    doc = json.loads(out)
+    assert code == 0 and [r["engine"] for r in doc["rows"]] == ["vllm 0.32.0", "sglang 0.5.23"]
+    vllm, sglang = doc["engines"]
+    assert doc["rows"][0]["kv_budget_bytes_per_gpu"] == vllm["kv_budget_bytes_per_gpu"]
+    assert sglang["mem_fraction_static"] == 0.835 and sglang["reserve_bytes"] == 0
+    code, _, err = run_cli("fit", "llama3.1-8b", "--kv-memory", "8GiB", "--engine", "vllm,sglang")
+    assert code == 2 and "give one --engine" in err

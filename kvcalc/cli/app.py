@@ -256,7 +256,7 @@ def fit(
     reserve: Annotated[str | None, typer.Option("--reserve", metavar="BYTES", help="Memory per GPU kept back for activations and CUDA graphs (default 2GiB; 0 with sglang, whose --mem-fraction-static leaves it out).")] = None,
     block_size: BlockOpt = None,
     catalog: CatalogOpt = None,
-    engine: Annotated[str, typer.Option("--engine", "-e", help="Runtime whose rules size the cache, NAME[@VERSION]: vllm (paged blocks), sglang (token pool), hf or exact; --kv-memory is vllm's and sglang's (e.g. vllm@0.10.1.1).")] = "vllm",
+    engine: Annotated[str, typer.Option("--engine", "-e", help="Runtime whose rules size the cache, NAME[@VERSION]: vllm (paged blocks), sglang (token pool), hf or exact; several, comma-separated (vllm,sglang), side by side; --kv-memory is vllm's and sglang's (e.g. vllm@0.10.1.1).")] = "vllm",
     mem_fraction: Annotated[str | None, typer.Option("--mem-fraction-static", metavar="FRACTION", help="SGLang's share of each GPU for weights and KV pool (default: the release's own rule for the GPU).")] = None,
     kv_memory: Annotated[str | None, typer.Option("--kv-memory", help="vLLM's 'Available KV cache memory' per GPU (e.g. 4GiB), or the bytes SGLang gives its pool: size the pool exactly, no --gpu needed.")] = None,
     max_model_len: Annotated[str | None, typer.Option("--max-model-len", help="vLLM's max_model_len, with --kv-memory (default --seq, else the model's context).")] = None,

@@ -212,6 +212,10 @@ def fit(model, gpu, seq, batch, gpus, tp, pp, kv_dtype, weights_dtype, weights_b
     from ..output.units import parse_bytes, parse_size
 
     cfg, checkpoint = load_with_checkpoint(model, revision)
+    specs = [e.strip() for e in str(engine).split(",")]  # an empty one is refused by name below
+    if len(specs) > 1 and kv_memory is not None:
+        raise InputError("--kv-memory sizes one engine's pool: give one --engine (the bytes each runtime gives its "
+                         "pool differ)")
     if kv_memory is not None:
         from ..engines import engine_class
         from ..planning.reports import pool_report
@@ -238,7 +242,7 @@ def fit(model, gpu, seq, batch, gpus, tp, pp, kv_dtype, weights_dtype, weights_b
     if gpu is None:
         raise InputError("kvcalc fit needs --gpu (the KV budget is then an estimate), or --kv-memory (vLLM's "
                          "'Available KV cache memory', sized exactly)")
-    from ..planning.reports import fit_report
+    from ..planning.reports import engines_fit_report
 
     weights_from = "--weights-bytes"
     if weights_bytes is None and checkpoint is not None:  # the weights' real size, read with the model
@@ -247,26 +251,39 @@ def fit(model, gpu, seq, batch, gpus, tp, pp, kv_dtype, weights_dtype, weights_b
             weights_bytes, weights_from = str(size), f"{how}:"
         elif weights_dtype.strip().lower() == "auto":
             weights_bytes, weights_from = str(size), f"the checkpoint's size, from {how}:"
-    eng = engine_for(call, engine, block_size)
-    tokens_pool = eng.pool_unit == "tokens"  # SGLang: --mem-fraction-static covers weights and pool
-    if mem_fraction is not None and not tokens_pool:
+    engines = [engine_for(call, spec, block_size) for spec in specs]
+    if mem_fraction is not None and not any(e.pool_unit == "tokens" for e in engines):
         raise InputError("--mem-fraction-static is SGLang's: add --engine sglang (vLLM's is --gpu-memory-utilization)")
+    _warn_context(call, [cfg], parse_size(seq, "--seq") if seq is not None else None)
+    reports = [_gpu_fit(cfg, eng, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog,
+                        mem_fraction, seq, batch, weights_bytes, weights_from) for eng in engines]
+    report = reports[0] if len(reports) == 1 else engines_fit_report(cfg, reports)
+    if fail_if_not_fit and report.document.get("verdict") is None and len(reports) == 1:
+        raise InputError("--fail-if-not-fit needs a verdict: give both --seq and --batch")
+    call.emit(report, fmt, "iec", output)
+    return call.done(max((_fit_status(r, fail_if_not_fit) or 0) for r in reports) or None)
+
+
+def _gpu_fit(cfg, eng, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog, mem_fraction,  # type: ignore[no-untyped-def]
+             seq, batch, weights_bytes, weights_from):
+    """One engine's fit on the GPUs: vLLM's budget (utilization less weights and a reserve), or
+    SGLang's (--mem-fraction-static less the weights)."""
+    from ..output.units import parse_bytes, parse_size
+    from ..planning.reports import fit_report
+
+    tokens_pool = eng.pool_unit == "tokens"  # SGLang: --mem-fraction-static covers weights and pool
     how = None
     if tokens_pool:
         util, how = _mem_fraction(cfg, eng, gpu, gpus, tp, pp, catalog, mem_fraction)
     setup = _setup(cfg, gpu, gpus, tp, pp, util, reserve if reserve is not None else ("0" if tokens_pool else "2GiB"),
                    block_size, kv_dtype, weights_dtype, catalog, eng)
-    _warn_context(call, [cfg], parse_size(seq, "--seq") if seq is not None else None)
     report = fit_report(cfg, setup, parse_size(seq, "--seq") if seq is not None else None,
                         parse_size(batch, "--batch") if batch is not None else None,
                         parse_bytes(weights_bytes, "--weights-bytes") if weights_bytes is not None else None, weights_from)
     if how:
         report.notes.insert(0, how)
         report.document["mem_fraction_static"] = float(util)
-    if fail_if_not_fit and report.document.get("verdict") is None:
-        raise InputError("--fail-if-not-fit needs a verdict: give both --seq and --batch")
-    call.emit(report, fmt, "iec", output)
-    return call.done(_fit_status(report, fail_if_not_fit))
+    return report
 
 
 def _mem_fraction(cfg, eng, gpu, gpus, tp, pp, catalog, given):  # type: ignore[no-untyped-def]

@@ -401,3 +401,35 @@ def pool_report(model: Model, kv_memory: int, engine: Any, max_model_len: int, k
     prefix = {k: doc[k] for k in ("model", "engine", "kv_memory_bytes", "tp", "block_size", "max_model_len", "kv_dtype")}
     table_rows = [{k: v for k, v in r.items() if k != "groups"} for r in rows]
     return Report(title, POOL_COLUMNS, table_rows, doc, notes, csv_prefix=prefix)
+
+
+ENGINES_COLUMNS = [
+    Column("engine", "Engine"),
+    Column("share", "Share"),
+    Column("kv_budget_bytes_per_gpu", "KV budget/GPU", "bytes"),
+    Column("max_seqs", "Max seqs", "int"),
+    Column("max_context", "Max context", "int"),
+    Column("verdict", "Verdict", optional=True),
+]
+
+
+def engines_fit_report(model: Model, reports: list[Report]) -> Report:
+    """`fit --engine vllm,sglang`: each engine's answer for the same GPUs, side by side (the model
+    as published); each engine's whole fit is in the JSON's `engines`."""
+    rows = []
+    for r in reports:
+        d = r.document
+        published = next(x for x in d["layouts"] if x["published"])
+        share = (f"--mem-fraction-static {d['mem_fraction_static']:g}" if "mem_fraction_static" in d else
+                 f"--gpu-memory-utilization {d['gpu_memory_utilization']:g} - {human_bytes(d['reserve_bytes'], 'iec')} reserve")
+        rows.append({"engine": f"{d['engine']} {d['engine_version'] or ''}".strip(), "share": share,
+                     "kv_budget_bytes_per_gpu": d["kv_budget_bytes_per_gpu"], "max_seqs": published["max_seqs"],
+                     "max_context": published["max_context"], "verdict": d.get("verdict")})
+    first = reports[0].document
+    doc = {"model": model.name, "gpu": first["gpu"], "n_gpus": first["n_gpus"], "tp": first["tp"], "pp": first["pp"],
+           "seq_len": first["seq_len"], "batch_size": first["batch_size"], "rows": rows,
+           "engines": [r.document for r in reports]}
+    notes = [f"{row['engine']}: {r.notes[0]}" for row, r in zip(rows, reports)]
+    notes.append("each engine's own fit: --engine with one of them, or --format json (engines)")
+    title = f"{model.name} on {first['n_gpus']} x {first['gpu']}: " + " vs ".join(r["engine"] for r in rows)
+    return Report(title, ENGINES_COLUMNS, rows, doc, notes)
