@@ -62,10 +62,10 @@ RUNTIME = Runtime("sglang", "SGLang", "release", checked=("0.5.6", "0.5.23"), er
         f"{_MP} KVCache._finalize_allocation_log (0.5.13)", {"log": "dtype"}),
     Era("0.5.17", "Mamba-2 hybrids (Nemotron-H): of the pool memory R, the state slots take R x 0.9 / 1.9 "
                   "(--mamba-full-memory-ratio 0.9): max_mamba_cache_size = (that - one slot) // slot bytes, the +1 "
-                  "padding slot included; the KV pool of the attention layers takes what is left",
-        "python/sglang/srt/mem_cache/kv_cache_configurator.py _handle_max_mamba_cache (0.5.17)", {"mamba_rule": "joint"}),
-    Era("0.5.17", "a SWA hybrid's two lines are labelled: Full KV Cache is allocated. ... / SWA KV Cache is allocated. ...",
-        "python/sglang/srt/mem_cache/swa_memory_pool.py allocation_label (0.5.17)", {"swa_labels": True}),
+                  "padding slot included; the KV pool of the attention layers takes what is left. A SWA hybrid's two "
+                  "lines are labelled: Full KV Cache is allocated. ... / SWA KV Cache is allocated. ...",
+        "python/sglang/srt/mem_cache/kv_cache_configurator.py _handle_max_mamba_cache, "
+        "mem_cache/swa_memory_pool.py allocation_label (0.5.17)", {"mamba_rule": "joint", "swa_labels": True}),
     Era("0.5.23", "GPUs under 35 GiB: chunked_prefill_size 4096, cuda_graph_max_bs 48 (160 at tp 4 and up); the graph "
                   "batch is capped at --max-running-requests (so is the reserve for it)",
         "python/sglang/srt/arg_groups/memory_hook.py handle_gpu_memory_settings (0.5.23)",
