@@ -383,8 +383,6 @@ def chart(model, seq, batch, kv_dtype, engine, plot, units, fmt, output) -> Resu
     return call.done()
 
 
-
-
 def check_log(log, model, tp, fmt, output) -> Result:  # type: ignore[no-untyped-def]
     """Exit 0 when every recomputed line agrees, 1 when one does not, 2 when none is recognised."""
     call = Call()
@@ -392,10 +390,9 @@ def check_log(log, model, tp, fmt, output) -> Result:  # type: ignore[no-untyped
     from ..logs.report import check_log_report
     from ..models.registry import load_model
     from ..output.report import output_format
-
-    fmt = output_format(fmt, output)
     from ..output.units import parse_size
 
+    fmt = output_format(fmt, output)
     defaults = {"tp": parse_size(tp, "--tp")} if tp is not None else None
     checked = read(log, load_model(model) if model is not None else None, defaults)  # unreadable, nothing known: 2
     call.emit(check_log_report(checked), fmt, "iec", output)

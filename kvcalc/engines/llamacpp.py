@@ -311,11 +311,16 @@ class LlamaCpp(Engine):
                                  f"divide the head size {model.head_dim}")
 
 
-def _mib(n: int) -> str:
-    """MiB as llama.cpp logs them: (float) bytes / (1024.0f * 1024.0f), printed %7.2f."""
+def mib(n: int) -> float:
+    """Bytes in MiB as llama.cpp computes them before printing: (float) bytes / (1024.0f * 1024.0f)."""
     import struct
 
-    return f"{struct.unpack('f', struct.pack('f', float(n)))[0] / 1048576:7.2f}"
+    return struct.unpack("f", struct.pack("f", float(n)))[0] / 1048576
+
+
+def _mib(n: int) -> str:
+    """MiB as llama.cpp logs them: printed %7.2f."""
+    return f"{mib(n):7.2f}"
 
 
 def log_document(c: Any, eng: "LlamaCpp") -> dict[str, Any]:

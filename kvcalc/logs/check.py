@@ -23,8 +23,9 @@ from .record import Checked, Start
 # release), HEADS / WHOLE / MEMORY (its memory lines), SETTINGS (its long settings line, if any),
 # settings_from(), and Lines, the parser of one start (named: the model by name, else by metadata).
 RUNTIMES = {"vllm": vllm, "sglang": sglang, "llama.cpp": llamacpp, "ik_llama.cpp": llamacpp}
+_MODULES = {"vllm": vllm, "sglang": sglang, "llama.cpp": llamacpp}  # each module once
 
-# Every line any parser reads has one of these: a line without any is skipped at the cost of one search.
+# Every line any parser reads has one of these: a line without any is skipped (_relevant).
 _KEYS = (
     # vLLM
     "LLM engine (v", "vLLM API server version", "Available KV cache memory", "KV cache size:", "Maximum concurrency",
@@ -35,7 +36,7 @@ _KEYS = (
     "Mamba Cache", "sglang",
     # llama.cpp, ik_llama.cpp
     "llama_", "print_info", "llm_load", "build", "version", "KV buffer", "KV self", "Flash Attention", "c^KV",
-    "n_ctx_slot", "SWA KV cache")
+    "SWA KV cache")
 # Cheap first test: every key holds one of these (most lines of a long log hold none).
 _ANCHORS = ("KV", "kv", "LLM", "oncurrency", "blocks", "took", "args", "max_", "lock size", "weight", "Memory pool",
             "Mamba", "sglang", "llama", "print_info", "llm_load", "build", "version", "Flash")
@@ -54,7 +55,6 @@ class CheckedLog:
     def __init__(self, path: str) -> None:
         self.path = path
         self.starts: list[Start] = []
-        self.read_lines = 0
 
     @property
     def lines(self) -> list[Checked]:
@@ -162,32 +162,38 @@ class _Reader:
             self.parser = module.Lines(s, model)
         return self.parser
 
-    def _marker(self, n: int, text: str) -> None:
-        """A line naming a runtime's release: a new start, or the current one's version."""
-        for runtime, module in RUNTIMES.items():
+    @staticmethod
+    def _find_marker(text: str) -> Optional[tuple[str, tuple[str, str, str]]]:
+        """(runtime, (engine, version, evidence)) of a line naming a runtime's release, else None."""
+        for runtime, module in _MODULES.items():
             found = module.starts(text)
-            if found is None:
-                continue
-            engine, version, evidence = found
-            s = self.start
-            same = s is not None and s.runtime.endswith(runtime) and not s.lines
-            if not same or (s is not None and s.version_source == "printed" and s.version != version and not engine):
-                s = self._new(runtime, n)
-            assert s is not None
-            if version and (s.version_source != "printed" or engine):
-                s.version, s.version_source, s.version_evidence = version, "printed", evidence
-            if engine:
-                s.engine = engine
-            return
+            if found is not None:
+                return runtime, found
+        return None
+
+    def _marker(self, n: int, marker: tuple[str, tuple[str, str, str]]) -> None:
+        """A line naming a runtime's release: a new start, or the current one's version."""
+        runtime, (engine, version, evidence) = marker
+        s = self.start
+        same = s is not None and s.runtime.endswith(runtime) and not s.lines
+        if not same or (s is not None and s.version_source == "printed" and s.version != version and not engine):
+            s = self._new(runtime, n)
+        assert s is not None
+        if version and (s.version_source != "printed" or engine):
+            s.version, s.version_source, s.version_evidence = version, "printed", evidence
+        if engine:
+            s.engine = engine
 
     def feed(self, n: int, raw: str, lines: Lines) -> None:
         if not _relevant(raw):  # most lines of a long log: a few substring tests, nothing more
             return
         text = clean(raw)
-        modules = RUNTIMES.values()
-        if not any(m.starts(text) or m.WHOLE.search(text) for m in modules):
+        marker = self._find_marker(text)
+        if marker is None and not any(m.WHOLE.search(text) for m in _MODULES.values()):
             text = lines.continued(text)  # a line a terminal cut: the lines after it that start no record
-        self._marker(n, text)
+            marker = self._find_marker(text)
+        if marker is not None:
+            self._marker(n, marker)
         if self.start is None:
             for runtime, module in RUNTIMES.items():
                 if module.CLAIMS.search(text):
@@ -220,7 +226,6 @@ def check_log(path: str, override: Any = None, defaults: Optional[dict[str, Any]
         lines = Lines(stream)
         for n, raw in lines:
             reader.feed(n, raw, lines)
-        result.read_lines = lines.number
     result.starts = [s for s in result.starts if s.lines]
     if not result.starts:
         raise NoLines(f"{path}: no memory line kvcalc recognises (vLLM, SGLang, llama.cpp or ik_llama.cpp "

@@ -18,13 +18,13 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-from .record import MiB, Checked, Start, agrees_rounded
+from ..engines.llamacpp import mib
+from .record import Checked, Start, agrees_rounded
 
 _BUILD = re.compile(r"(?:^|\s)(?:build|main: build|version)(?::| =) (?P<b>\d{2,6}) \((?P<h>[0-9a-f]{6,40})\)"
                     r"|\bbuild=(?P<b2>\d{2,6}) commit=\"(?P<h2>[0-9a-f]{6,40})\"")
 _META = re.compile(r"^(?:print_info|llm_load_print_meta): (?P<k>[\w. ()]+?)\s*= (?P<v>.*)$")
 _KV_DUMP = re.compile(r"^llama_model_loader: - kv\s+\d+:\s+(?P<k>[\w.\-]+)\s+(?P<t>\S+)\s+= (?P<v>.*)$")
-_SLOT = re.compile(r"new slot .*\bn_ctx_slot=(?P<n>\d+)")  # the old server's JSON-ish log: what a slot holds
 _CTX = re.compile(r"^(?:llama_context|llama_new_context_with_model|llama_init_from_model): "
                   r"(?P<k>n_ctx|n_ctx_per_seq|n_ctx_seq|n_seq_max|n_batch|n_ubatch|flash_attn|kv_unified|mla_attn)"
                   r"\s*= (?P<v>\S+)")
@@ -314,7 +314,7 @@ class Lines:
                 f"{'s' if eng.streams() > 1 else ''}) x K {groups[0].k_bytes_per_token:,} B + V "
                 f"{groups[0].v_bytes_per_token:,} B a cell; n_ctx {n_ctx:,}, n_seq_max {eng.n_parallel}, "
                 f"flash_attn {eng.flash_attn}; rules of llama.cpp {eng.rules_version}")
-        return {"total": _mib(k + v), "K": _mib(k), "V": _mib(v), "cells": cells,
+        return {"total": mib(k + v), "K": mib(k), "V": mib(v), "cells": cells,
                 "layers": sum(g.n_layers for g in groups)}, rule
 
     def _ik(self, model: Any, k_type: str, v_type: str, shape: str, n_ctx: int,
@@ -339,7 +339,7 @@ class Lines:
             k = len(layers) * n_ctx * heads * sum(k_dt.vector_bytes(kd))
             v = len(layers) * n_ctx * heads * sum(v_dt.vector_bytes(vd))
             rule = f"ik_llama.cpp: {len(layers)} layers x {n_ctx:,} cells x {heads} KV heads x (K {kd} + V {vd})"
-        return {"total": _mib(k + v), "K": _mib(k), "V": _mib(v), "cells": n_ctx, "layers": len(layers)}, rule
+        return {"total": mib(k + v), "K": mib(k), "V": mib(v), "cells": n_ctx, "layers": len(layers)}, rule
 
 
 def _decimal(text: str) -> float:
@@ -349,10 +349,3 @@ def _decimal(text: str) -> float:
 
 def _dtype(ggml: str) -> str:
     return {"f16": "fp16", "f32": "fp32", "bf16": "bf16"}.get(ggml, ggml)
-
-
-def _mib(n: int) -> float:
-    """Bytes in MiB as llama.cpp computes them before printing (a float: bytes / 1024^2)."""
-    import struct
-
-    return struct.unpack("f", struct.pack("f", float(n)))[0] / MiB

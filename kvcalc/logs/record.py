@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
 GiB = 1 << 30
-MiB = 1 << 20
 Number = Union[int, float]
 
 
