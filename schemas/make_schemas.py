@@ -46,7 +46,12 @@ def samples() -> dict[str, list[list[str]]]:
                + [["fit", m, "--gpu", "h100-80gb", "--gpus", "8", "--seq", "8k", "--batch", "16", "-f", "json",
                  *(["--weights-bytes", "100GB"] if m in ("jamba-v0.1", "nemotron-h-56b") else [])] for m in MODELS]
                + [["fit", "llama3-8b", "--gpu", "h100-80gb", "--batch", "4", "-f", "json", "--engine", "hf"],
-                  ["fit", "llama3-8b", "--gpu", "a10g", "--seq", "1M", "-f", "json"], ["fit", str(HF / "gpt-oss-120b.json"), "--gpu", "h100-80gb", "--seq", "8k", "--batch", "4", "-f", "json"]],
+                  ["fit", "llama3-8b", "--gpu", "a10g", "--seq", "1M", "-f", "json"], ["fit", str(HF / "gpt-oss-120b.json"), "--gpu", "h100-80gb", "--seq", "8k", "--batch", "4", "-f", "json"],
+                  ["fit", "llama3.1-8b", "--gpu", "h100-80gb", "--engine", "vllm@0.11", "--gpu-memory-utilization", "0.9",
+                   "--max-model-len", "16000", "-f", "json"],
+                  ["fit", "qwen3-32b", "--gpu", "h100-80gb", "--max-model-len", "32000", "--engine", "vllm@0.11", "-f", "json"],
+                  ["fit", "llama3-70b", "--gpu", "h100-80gb", "--seq", "8k", "--enforce-eager", "-f", "json"],
+                  ["fit", "llama3-8b", "--gpu", "h100-80gb", "--seq", "8k", "--reserve", "2GiB", "-f", "json"]],
         "fit-kv-memory": [["fit", m, "--kv-memory", "4GiB", "-f", "json"] for m in ("llama2-70b", "gemma-2-9b", "deepseek-v3", "mistral-7b")]
                          + [["fit", "llama3-8b", "--kv-memory", "100MiB", "--max-model-len", "128k", "-f", "json"],
                             ["fit", "gemma-2-9b", "--kv-memory", "4GiB", "--engine", "vllm@0.10.1.1", "-f", "json"]],

@@ -30,19 +30,19 @@ def _json(run_cli, *args):
 
 def test_fit_gives_a_verdict_first_and_no_decode_bound_for_what_does_not_fit(run_cli, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
-    code, out, err = run_cli("fit", "llama3-8b", "--gpu", "h100-80gb", "--seq", "128k", "--batch", "64")
+    code, out, err = run_cli("fit", "llama3-8b", "--gpu", "h100-80gb", "--seq", "128k", "--batch", "64", "--reserve", "2GiB")
     # KV budget 58,760,722,841 B // (131,072 B/token x 16 = 2,097,152 B a block) = 28,019 blocks;
     # 131,072 tokens = 8,192 blocks a sequence: 28,019 // 8,192 = 3 sequences
     assert code == 0 and out.splitlines()[0].startswith(
         "64 x 131,072 tokens do not fit: at most 3 sequences of 131,072 tokens (or 6,992 tokens each at batch 64)")
     assert "decode bound not computed for GQA-8 (published), MHA, MQA" in " ".join(out.split())
-    doc, _ = _json(run_cli, "fit", "llama3-8b", "--gpu", "h100-80gb", "--seq", "128k", "--batch", "64")
+    doc, _ = _json(run_cli, "fit", "llama3-8b", "--gpu", "h100-80gb", "--seq", "128k", "--batch", "64", "--reserve", "2GiB")
     assert doc["fits"] is False and doc["verdict"].startswith("64 x 131,072 tokens do not fit")
     assert all(row["decode_tokens_per_s"] is None and row["fits"] is False for row in doc["layouts"])
 
 
 def test_fit_verdict_when_it_fits(run_cli):
-    doc, _ = _json(run_cli, "fit", "llama3-8b", "--gpu", "h100-80gb", "--seq", "8k", "--batch", "8")
+    doc, _ = _json(run_cli, "fit", "llama3-8b", "--gpu", "h100-80gb", "--seq", "8k", "--batch", "8", "--reserve", "2GiB")
     # 28,019 blocks // 512 blocks a sequence (8,192 / 16) = 54 sequences >= 8
     assert doc["fits"] is True and doc["verdict"].startswith("8 x 8,192 tokens fit: room for 54 such sequences")
     assert doc["layouts"][0]["decode_tokens_per_s"] > 0 and doc["layouts"][1]["fits"] is True  # MHA: 13 >= 8
@@ -186,11 +186,11 @@ def test_compare_kv_heads_all_keeps_the_published_row(run_cli, model, label):
 
 
 def test_csv_floats_are_rounded_json_keeps_them(run_cli):
-    _, out, _ = run_cli("fit", "llama3-8b", "--gpu", "h100-80gb", "--seq", "4096", "-f", "csv")
+    _, out, _ = run_cli("fit", "llama3-8b", "--gpu", "h100-80gb", "--seq", "4096", "--reserve", "2GiB", "-f", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))
     ratio = rows[0]["max_seqs_vs_mha"]  # 109 / 27 = 4.037037037...
     assert ratio == "4.03704"
-    doc, _ = _json(run_cli, "fit", "llama3-8b", "--gpu", "h100-80gb", "--seq", "4096")
+    doc, _ = _json(run_cli, "fit", "llama3-8b", "--gpu", "h100-80gb", "--seq", "4096", "--reserve", "2GiB")
     assert doc["layouts"][0]["max_seqs_vs_mha"] == 109 / 27
 
 

@@ -40,7 +40,7 @@ def test_compare_bad_heads_is_one_line(run_cli):
 
 
 def test_fit_must_show_llama2_70b(run_cli):
-    code, out, _ = run_cli("fit", "llama2-70b", "--gpu", "h100-80gb", "--tp", "4", "--seq", "4096")
+    code, out, _ = run_cli("fit", "llama2-70b", "--gpu", "h100-80gb", "--tp", "4", "--seq", "4096", "--reserve", "2GiB")
     assert code == 0
     assert "30,771 // 256 = 120 sequences" in out and "3,846 // 256 = 15 sequences" in out
     assert "120 / 15 = 8.00x" in out and "40,332,921,241" in out

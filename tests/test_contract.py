@@ -79,7 +79,7 @@ def test_80_columns_keep_every_word_and_number_whole(run_cli, monkeypatch, args)
 def test_gpus_at_80_columns_name_every_gpu(run_cli, monkeypatch):
     monkeypatch.setenv("COLUMNS", "80")
     _, out, _ = run_cli("gpus")
-    assert "h100-80gb" in out and "a100-40gb" in out and "Memory (B), Bandwidth (B/s): left out" in " ".join(out.split())
+    assert "h100-80gb" in out and "a100-40gb" in out and "Memory (B), CUDA total, Bandwidth (B/s): left out" in " ".join(out.split())
 
 
 def test_plan_and_kv_memory_keep_their_columns(run_cli, monkeypatch):
@@ -131,7 +131,9 @@ def test_a_config_without_vocabulary_or_context_still_sizes_the_cache(tmp_path, 
     assert doc["kv_cache_bytes"] == 36 * 4096 * 2 * 8 * 128 * 2  # 36 layers x 4,096 x (K + V) x 8 x 128 x 2 B
     code, _, err = run_cli("fit", str(path), "--gpu", "h100-80gb", "--seq", "4k")
     assert code == 2 and "vocab_size" in err and "--weights-bytes" in err  # the weights need it: said by name
-    assert run_cli("fit", str(path), "--gpu", "h100-80gb", "--seq", "4k", "--weights-bytes", "16GB")[0] == 0
+    code, _, err = run_cli("fit", str(path), "--gpu", "h100-80gb", "--seq", "4k", "--weights-bytes", "16GB")
+    assert code == 2 and "vocab_size" in err and "--reserve" in err  # vLLM's profile run needs it too
+    assert run_cli("fit", str(path), "--gpu", "h100-80gb", "--seq", "4k", "--weights-bytes", "16GB", "--reserve", "2GiB")[0] == 0
 
 
 def test_a_corrupt_gguf_is_one_plain_line(tmp_path, run_cli):

@@ -205,7 +205,7 @@ def _fit_status(report, fail_if_not_fit):  # type: ignore[no-untyped-def]
     return 1 if fail_if_not_fit and report.document.get("fits") is False else None
 
 
-def fit(model, gpu, seq, batch, gpus, tp, pp, kv_dtype, weights_dtype, weights_bytes, util, reserve, block_size, catalog, engine, kv_memory, max_model_len, max_batched, fmt, output, revision, wide=False, fail_if_not_fit=False, mem_fraction=None) -> Result:  # type: ignore[no-untyped-def]
+def fit(model, gpu, seq, batch, gpus, tp, pp, kv_dtype, weights_dtype, weights_bytes, util, reserve, block_size, catalog, engine, kv_memory, max_model_len, max_batched, fmt, output, revision, wide=False, fail_if_not_fit=False, mem_fraction=None, max_num_seqs=None, enforce_eager=False, entrypoint="serve") -> Result:  # type: ignore[no-untyped-def]
     call = Call(wide=wide)
     from ..errors import InputError
     from ..models.registry import GGUF_TENSORS, load_with_checkpoint
@@ -234,8 +234,8 @@ def fit(model, gpu, seq, batch, gpus, tp, pp, kv_dtype, weights_dtype, weights_b
             report = token_pool_report(cfg, parse_bytes(kv_memory, "--kv-memory"), eng.for_model(cfg), length,
                                        kv_dtype, tp_size)
         else:
-            eng = engine_for(call, engine, block_size,
-                             max_num_batched_tokens=parse_size(max_batched, "--max-num-batched-tokens"))
+            eng = engine_for(call, engine, block_size, max_num_batched_tokens=parse_size(
+                max_batched if max_batched is not None else "8192", "--max-num-batched-tokens"))
             report = pool_report(cfg, parse_bytes(kv_memory, "--kv-memory"), eng, length, kv_dtype, tp_size)
         call.emit(report, fmt, "iec", output)
         return call.done(_fit_status(report, fail_if_not_fit))
@@ -255,8 +255,10 @@ def fit(model, gpu, seq, batch, gpus, tp, pp, kv_dtype, weights_dtype, weights_b
     if mem_fraction is not None and not any(e.pool_unit == "tokens" for e in engines):
         raise InputError("--mem-fraction-static is SGLang's: add --engine sglang (vLLM's is --gpu-memory-utilization)")
     _warn_context(call, [cfg], parse_size(seq, "--seq") if seq is not None else None)
+    vllm = {"max_model_len": max_model_len, "max_batched": max_batched, "max_num_seqs": max_num_seqs,
+            "enforce_eager": enforce_eager, "entrypoint": entrypoint}
     reports = [_gpu_fit(cfg, eng, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog,
-                        mem_fraction, seq, batch, weights_bytes, weights_from) for eng in engines]
+                        mem_fraction, seq, batch, weights_bytes, weights_from, vllm) for eng in engines]
     report = reports[0] if len(reports) == 1 else engines_fit_report(cfg, reports)
     if fail_if_not_fit and report.document.get("verdict") is None and len(reports) == 1:
         raise InputError("--fail-if-not-fit needs a verdict: give both --seq and --batch")
@@ -265,21 +267,41 @@ def fit(model, gpu, seq, batch, gpus, tp, pp, kv_dtype, weights_dtype, weights_b
 
 
 def _gpu_fit(cfg, eng, gpu, gpus, tp, pp, util, reserve, block_size, kv_dtype, weights_dtype, catalog, mem_fraction,  # type: ignore[no-untyped-def]
-             seq, batch, weights_bytes, weights_from):
-    """One engine's fit on the GPUs: vLLM's budget (utilization less weights and a reserve), or
-    SGLang's (--mem-fraction-static less the weights)."""
-    from ..output.units import parse_bytes, parse_size
+             seq, batch, weights_bytes, weights_from, vllm):
+    """One engine's fit on the GPUs: vLLM's budget as it would print it (or utilization less
+    weights and --reserve, when given), or SGLang's (--mem-fraction-static less the weights)."""
+    from ..output.units import parse_bytes, parse_fraction, parse_size
     from ..planning.reports import fit_report
 
     tokens_pool = eng.pool_unit == "tokens"  # SGLang: --mem-fraction-static covers weights and pool
+    predicted = eng.sizes_pool and not tokens_pool and reserve is None  # vLLM's own budget, line by line
     how = None
     if tokens_pool:
         util, how = _mem_fraction(cfg, eng, gpu, gpus, tp, pp, catalog, mem_fraction)
-    setup = _setup(cfg, gpu, gpus, tp, pp, util, reserve if reserve is not None else ("0" if tokens_pool else "2GiB"),
+    given_util = util
+    if util is None:
+        util = str(eng.default_utilization) if predicted else "0.9"
+    setup = _setup(cfg, gpu, gpus, tp, pp, util, "0" if predicted or tokens_pool else (reserve if reserve is not None else "2GiB"),
                    block_size, kv_dtype, weights_dtype, catalog, eng)
+    w_bytes = parse_bytes(weights_bytes, "--weights-bytes") if weights_bytes is not None else None
+    budget = max_len = None
+    if predicted:
+        from ..planning.vllm_budget import budget_setup
+
+        budget, setup = budget_setup(
+            cfg, setup, w_bytes, parse_fraction(given_util, "--gpu-memory-utilization") if given_util else None,
+            parse_size(vllm["max_batched"], "--max-num-batched-tokens") if vllm["max_batched"] is not None else None,
+            parse_size(vllm["max_num_seqs"], "--max-num-seqs") if vllm["max_num_seqs"] is not None else None,
+            vllm["entrypoint"], vllm["enforce_eager"])
+        max_len = parse_size(vllm["max_model_len"], "--max-model-len") if vllm["max_model_len"] is not None \
+            else cfg.max_context
+        if seq is None and batch is None and vllm["max_model_len"] is not None:  # the question: max_model_len
+            seq = str(max_len)
+    elif reserve is not None and eng.sizes_pool and not tokens_pool:
+        how = f"--reserve {reserve} (given): kvcalc's own budget, memory x utilization - weights - reserve, not vLLM's"
     report = fit_report(cfg, setup, parse_size(seq, "--seq") if seq is not None else None,
-                        parse_size(batch, "--batch") if batch is not None else None,
-                        parse_bytes(weights_bytes, "--weights-bytes") if weights_bytes is not None else None, weights_from)
+                        parse_size(batch, "--batch") if batch is not None else None, w_bytes, weights_from,
+                        budget=budget, max_model_len=max_len)
     if how:
         report.notes.insert(0, how)
         report.document["mem_fraction_static"] = float(util)

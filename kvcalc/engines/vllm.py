@@ -49,7 +49,10 @@ RUNTIME = Runtime("vllm", "vLLM", "release", checked=("0.8.5", "0.10.1.1", "0.32
         f"{_KCU} get_kv_cache_config, vllm/config.py _get_and_verify_dtype (0.8.5)",
         {"hybrid": False, "concurrency_rule": "tokens", "tokens_rule": "blocks", "fp32_dtype": "fp16",
          "grouping": "chunks", "grouping_ratio": 0.0, "null_block": False, "sliding_reserve": "batched",
-         "max_concurrent_batches": 1}),
+         "max_concurrent_batches": 1, "default_utilization": 0.9, "large_gpu": "70", "graph_memory": "none",
+         "non_kv": "peak", "sampler": "sort"}),
+    Era("0.9.0", "the large profile defaults (8192 batched tokens, 1024 sequences for vllm serve) skip the A100",
+        "vllm/engine/arg_utils.py _set_default_args (0.9.0, PR #17885)", {"large_gpu": "70_not_a100"}),
     Era("0.9.1", "the hybrid KV-cache manager: a group per layer spec, contiguous slices of the smallest bucket; "
                  "a sliding layer reserves window - 1 + max_num_batched_tokens, + 1 block; KV cache size = num_blocks "
                  "// groups x block_size; maximum concurrency = num_blocks / blocks a request takes; an fp32 "
@@ -63,8 +66,14 @@ RUNTIME = Runtime("vllm", "vLLM", "release", checked=("0.8.5", "0.10.1.1", "0.32
         f"{_KCU} (0.12.0)", {"grouping_ratio": 1.25}),
     Era("0.14.0", "async scheduling on by default: two batches in flight (the sizing uses them from 0.26.0)",
         "vllm/config/scheduler.py async_scheduling, vllm/config/vllm.py (0.14.0)", {"max_concurrent_batches": 2}),
+    Era("0.17.0", "the sampler's top-k/top-p is a Triton kernel (no sort of the logits) in the profile run",
+        "vllm/v1/sample/ops/topk_topp_sampler.py apply_top_k_top_p, topk_topp_triton.py (0.17.0)",
+        {"sampler": "triton"}),
     Era("0.18.0", "groups take the largest bucket's size when it is under 1.5x the smallest",
         f"{_KCU} (0.18.0)", {"grouping_ratio": 1.5}),
+    Era("0.20.0", "--gpu-memory-utilization defaults to 0.92; the CUDA graphs' memory is estimated at profiling "
+                  "and taken from the KV budget", "vllm/config/cache.py, vllm/v1/worker/gpu_worker.py (0.20.0)",
+        {"default_utilization": 0.92, "graph_memory": "subtracted"}),
     Era("0.20.1", "\"GPU KV cache size: N tokens\" is int(concurrency x max_model_len) (was num_blocks // "
                   "groups x block_size)", f"{_KCU} _report_kv_cache_config (0.20.1)",
         {"tokens_rule": "concurrency"}),
@@ -73,11 +82,17 @@ RUNTIME = Runtime("vllm", "vLLM", "release", checked=("0.8.5", "0.10.1.1", "0.32
         "vllm/v1/kv_cache_interface.py SlidingWindowSpec, vllm/config/vllm.py max_in_flight_tokens (0.26.0)",
         {"sliding_reserve": "in_flight"}),
     Era("0.27.0", "maximum concurrency sums each group's blocks rounded on its own page (the same figure for "
-                  "the equal pages kvcalc models)", f"{_KCU} get_max_concurrency_for_kv_cache_config (0.27.0)", {}),
-    Era("0.28.0", "one log line: GPU KV cache size: N tokens, Maximum concurrency for L tokens per request: Cx",
-        f"{_KCU} update_kv_cache_capacity (0.28.0)", {}),
-    Era("0.29.0", "vLLM starts only if one request of max_model_len fits beside the null block the pool holds back",
-        f"{_KCU} check_enough_kv_cache_memory (0.29.0)", {"null_block": True}),
+                  "the equal pages kvcalc models); non-KV memory is the drop in free memory plus the transient "
+                  "peak",
+        f"{_KCU} get_max_concurrency_for_kv_cache_config, vllm/v1/worker/gpu_worker.py (0.27.0)",
+        {"non_kv": "free_drop"}),
+    Era("0.28.0", "one log line: GPU KV cache size: N tokens, Maximum concurrency for L tokens per request: Cx; "
+                  "GPUs of 160 GiB and more profile 16384 batched tokens under vllm serve too",
+        f"{_KCU} update_kv_cache_capacity, vllm/engine/arg_utils.py _set_default_args (0.28.0)", {"large_gpu": "160"}),
+    Era("0.29.0", "vLLM starts only if one request of max_model_len fits beside the null block the pool holds back; "
+                  "Model Runner V2 for every model: its profile run samples without top-k/top-p",
+        f"{_KCU} check_enough_kv_cache_memory, vllm/config/vllm.py, vllm/v1/worker/gpu/sample (0.29.0)",
+        {"null_block": True, "sampler": "mrv2"}),
     Era("0.30.0", "the log line names the pool's device: GPU KV cache size (CPU on CPU)",
         f"{_KCU} (0.30.0)", {}),
 ))
@@ -104,6 +119,23 @@ class Vllm(Engine):
     grouping_ratio: float = rule(1.5)  # the largest bucket's size sets the group size under this x the smallest
     null_block: bool = rule(True)  # the pool holds back one block: a request needs blocks + 1 to start
     fp32_dtype: str = rule("bf16")  # what "auto" serves an fp32 checkpoint in
+    # the budget's rules (kvcalc.planning.vllm_budget)
+    default_utilization: float = rule(0.92)  # --gpu-memory-utilization when not given
+    large_gpu: str = rule("160")  # which GPUs get the large profile defaults: 70 | 70_not_a100 | 160 (GiB)
+    graph_memory: str = rule("subtracted")  # CUDA graphs in the KV budget: none | subtracted
+    non_kv: str = rule("free_drop")  # non-KV memory: peak (weights + torch peak + non-torch) | free_drop
+    sampler: str = rule("mrv2")  # the profile run's sampler: sort (PyTorch) | triton | mrv2 (Model Runner V2)
+
+    def profile_defaults(self, cuda_total_bytes: int, gpu_name: str, entrypoint: str = "serve") -> tuple[int, int]:
+        """(max_num_batched_tokens, max_num_seqs) the release picks when not given, by the GPU's
+        memory as CUDA reports it and the entry point (EngineArgs._set_default_args)."""
+        gib = cuda_total_bytes / 2**30
+        llm = entrypoint == "llm"
+        if self.large_gpu == "160" and gib >= 160:
+            return 16384, 1024
+        if gib >= 70 and not (self.large_gpu != "70" and "a100" in gpu_name.lower()):
+            return (16384 if llm else 8192), 1024
+        return (8192 if llm else 2048), 256
 
     @classmethod
     def runtime_of(cls, name: str) -> Runtime:

@@ -51,6 +51,8 @@ class Setup:
     kv_dtype: str = "auto"
     weights_dtype: str = "auto"
     engine: Engine = field(default_factory=lambda: get_engine("vllm"))  # whose rules size the KV cache
+    requested_bytes: int | None = None  # vLLM's requested memory (kvcalc.planning.vllm_budget), when predicted
+    buffers_bytes: int = 0  # per GPU, loaded beside the parameters (rotary caches), when predicted
 
     @property
     def n_gpus(self) -> int:
@@ -58,7 +60,9 @@ class Setup:
 
     @property
     def usable_bytes(self) -> int:
-        """floor(memory x utilization), per GPU."""
+        """floor(memory x utilization), per GPU; vLLM's requested memory when predicted."""
+        if self.requested_bytes is not None:
+            return self.requested_bytes
         return math.floor(self.gpu.memory_bytes * self.gpu_memory_utilization)
 
 
@@ -186,7 +190,7 @@ def weights(model: Model, setup: Setup, weights_bytes: int | None = None) -> Wei
         total = weights_bytes
         for r in ranges:
             share = weights_bytes * len(r) // model.n_layers
-            out.append((r, -(-share // setup.tp)))
+            out.append((r, -(-share // setup.tp) + setup.buffers_bytes))
     else:
         params = count_params(model)
         quant = weight_quant(model, setup.weights_dtype)
@@ -200,7 +204,7 @@ def weights(model: Model, setup: Setup, weights_bytes: int | None = None) -> Wei
                 n += params.embedding
             if i == len(ranges) - 1:  # the LM head (its own copy when tied and pp > 1) and final norm
                 n += params.final_norm + (params.head or (params.embedding if setup.pp > 1 else 0))
-            out.append((r, -(-(b + -(-n * bits // 8)) // setup.tp)))
+            out.append((r, -(-(b + -(-n * bits // 8)) // setup.tp) + setup.buffers_bytes))
         if quant is not None:
             from ..models.quantization import label
 

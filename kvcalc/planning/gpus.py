@@ -7,11 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from ..errors import ConfigError, InputError
 
 CATALOG = Path(__file__).with_name("gpus.yaml")
+# nvidia-smi's memory.total less what CUDA reports, on the NVIDIA GPUs of the catalog where public
+# logs show both: 353 MiB (RTX 4090) to 762 MiB (A100 80GB), 509 MiB the median; kvcalc takes 512.
+DRIVER_RESERVE = 512 << 20
 
 
 @dataclass(frozen=True)
@@ -22,10 +25,22 @@ class GPU:
     source: str
     vendor: str = "custom"
     aliases: tuple[str, ...] = ()
+    cuda_total_bytes: Optional[int] = None  # what CUDA reports (torch.cuda.mem_get_info()[1]), from a public log
+    cuda_total_source: Optional[str] = None
 
     @property
     def names(self) -> tuple[str, ...]:
         return (self.name, *self.aliases)
+
+    @property
+    def cuda_total(self) -> tuple[int, str]:
+        """(the memory CUDA reports, where that figure comes from): a public log's, or derived from
+        the driver's total less what the driver keeps (DRIVER_RESERVE) where no log shows it."""
+        if self.cuda_total_bytes is not None:
+            return self.cuda_total_bytes, self.cuda_total_source or "catalog"
+        return (self.memory_bytes - DRIVER_RESERVE,
+                f"derived: no public log shows what CUDA reports for a {self.name}; its memory_bytes less "
+                f"{DRIVER_RESERVE >> 20} MiB, what the driver keeps on the GPUs whose figure is logged")
 
 
 def _schema() -> Any:
@@ -40,6 +55,8 @@ def _schema() -> Any:
         memory_bytes: int = Field(gt=0, le=10**18)  # an exabyte: beyond any accelerator
         hbm_bandwidth_bytes_per_s: int = Field(gt=0, le=10**18)
         source: str = Field(min_length=1)
+        cuda_total_bytes: Optional[int] = Field(default=None, gt=0, le=10**18)
+        cuda_total_source: Optional[str] = None
 
     class Catalog(BaseModel):
         model_config = ConfigDict(extra="forbid", strict=True)

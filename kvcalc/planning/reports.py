@@ -137,7 +137,8 @@ def _verdict(model: Model, w: Weights, d: LayoutFit, seq_len: int | None, batch_
 
 
 def fit_report(model: Model, setup: Setup, seq_len: int | None, batch_size: int | None,
-               weights_bytes: int | None = None, weights_from: str = "--weights-bytes") -> Report:
+               weights_bytes: int | None = None, weights_from: str = "--weights-bytes", budget: Any = None,
+               max_model_len: int | None = None) -> Report:
     """The model and its MHA / MQA rebuilds on a GPU setup: sequences, context, decode bound."""
     if seq_len is None and batch_size is None:
         raise InputError("kvcalc fit needs --seq (how many sequences fit) or --batch (how long a context fits), or both")
@@ -159,7 +160,19 @@ def fit_report(model: Model, setup: Setup, seq_len: int | None, batch_size: int 
                 if setup.engine.pool_unit == "tokens" else
                 " (an estimate: vLLM profiles its own activations; give vLLM's 'Available KV cache memory' as "
                 "--kv-memory for its exact sizing)")
-    notes = [_budget_note(setup, w, weights_from) + estimate]
+    notes = [_budget_note(setup, w, weights_from) + estimate] if budget is None else []
+    if budget is not None:
+        from .vllm_budget import startup
+
+        how = (f"{w.params.total:,} params x {w.dtype}" + (f" / tp {setup.tp}" if setup.tp > 1 else "")
+               if w.params is not None else f"{weights_from} {w.total_bytes:,}" + (f" / tp {setup.tp}" if setup.tp > 1 else ""))
+        lines, said, starts = startup(model, budget, setup, max_model_len, how)
+        notes += lines
+        doc["budget"] = budget.document()
+        doc["budget"].update(said)
+        if not starts:
+            doc["fits"] = False
+            verdict = doc["verdict"] = f"vLLM would refuse to start: {said['refusal']}"
     if not doc["weights_fit"]:
         need = w.per_gpu_bytes + setup.reserve_bytes
         notes.append(
@@ -293,6 +306,7 @@ GPU_COLUMNS = [
     Column("name", "GPU"),
     Column("memory_bytes", "Memory (B)", "int", optional=True),
     Column("memory_human", "Memory", "bytes"),
+    Column("cuda_total_human", "CUDA total", "bytes", optional=True),
     Column("hbm_bandwidth_bytes_per_s", "Bandwidth (B/s)", "int", optional=True),
     Column("bandwidth_human", "Bandwidth", "rate"),
     Column("aliases", "Also"),
@@ -306,10 +320,14 @@ def gpus_report(gpus: list[GPU]) -> Report:
             "name": g.name, "vendor": g.vendor, "memory_bytes": g.memory_bytes, "memory_human": g.memory_bytes,
             "hbm_bandwidth_bytes_per_s": g.hbm_bandwidth_bytes_per_s, "bandwidth_human": g.hbm_bandwidth_bytes_per_s,
             "aliases": ", ".join(g.aliases), "source": g.source,
+            "cuda_total_bytes": g.cuda_total[0], "cuda_total_human": g.cuda_total[0],
+            "cuda_total_source": g.cuda_total[1], "cuda_total_derived": g.cuda_total_bytes is None,
         })
     doc = {"gpus": [{k: v for k, v in r.items() if not k.endswith("_human")} | {"aliases": list(g.aliases)}
                     for r, g in zip(rows, gpus)]}
-    notes = ["memory: total as the driver reports it (nvidia-smi memory.total); bandwidth: vendor datasheet",
+    notes = ["memory: total as the driver reports it (nvidia-smi memory.total); CUDA total: what CUDA reports "
+             "(torch.cuda.mem_get_info, what vLLM takes its share of), from a public log, or derived (memory less "
+             "512 MiB) where none shows it; bandwidth: vendor datasheet",
              "sources: kvcalc gpus --format yaml; add your own GPUs with --gpu-catalog FILE (same shape as kvcalc/planning/gpus.yaml)"]
     return Report("GPU catalog", GPU_COLUMNS, rows, doc, notes)
 
