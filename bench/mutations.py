@@ -109,6 +109,15 @@ MUTATIONS = [
     ("kvcalc/logs/reader.py", '    if "\\x1b" in text:\n        text = _ANSI.sub("", text)', "    pass", "check-log: ANSI codes removed"),
     ("kvcalc/logs/reader.py", "        text = _PREFIX.sub(\"\", text, count=1)", "        pass", "check-log: worker prefixes removed"),
     ("kvcalc/logs/record.py", "    half = 0.5 * 10 ** -decimals", "    half = 0.05 * 10 ** -decimals", "check-log: printed rounding"),
+    ("kvcalc/planning/vllm_budget.py", "return (38 if rows >= 128 else 50) * n", "return (34 if rows >= 128 else 50) * n", "vllm budget: sort bytes per logit"),
+    ("kvcalc/planning/vllm_budget.py", "return 14 * n + 4 * min(rows, sms) * vocab", "return 14 * n", "vllm budget: Triton sampler buffer"),
+    ("kvcalc/planning/vllm_budget.py", "held = (prof.max_num_batched_tokens + 2 * rows) * model.hidden_size * dtype_bytes", "held = 0", "vllm budget: hidden states held"),
+    ("kvcalc/planning/vllm_budget.py", "peak = max(fwd, smp) + KEPT", "peak = max(fwd, smp)", "vllm budget: kept allocations"),
+    ("kvcalc/planning/vllm_budget.py", "    weights = weights_per_gpu + buffers", "    weights = weights_per_gpu", "vllm budget: rotary cache"),
+    ("kvcalc/planning/vllm_budget.py", "non_torch = int(engine.non_torch_gib[tp > 1] * GIB)", "non_torch = int(engine.non_torch_gib[0] * GIB)", "vllm budget: non-torch under TP"),
+    ("kvcalc/planning/vllm_budget.py", "requested = math.ceil(cuda_total * util)", "requested = math.ceil(gpu.memory_bytes * util)", "vllm budget: CUDA's total"),
+    ("kvcalc/engines/vllm.py", "if gib >= 70 and not (self.large_gpu != \"70\" and \"a100\" in gpu_name.lower()):", "if gib >= 70:", "vllm budget: A100 small defaults"),
+    ("kvcalc/engines/vllm.py", '{"non_torch_gib": (0.25, 2.07)}', '{"non_torch_gib": (0.13, 0.55)}', "vllm budget: 0.19 non-torch"),
 ]
 
 

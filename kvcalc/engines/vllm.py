@@ -50,7 +50,7 @@ RUNTIME = Runtime("vllm", "vLLM", "release", checked=("0.8.5", "0.10.1.1", "0.32
         {"hybrid": False, "concurrency_rule": "tokens", "tokens_rule": "blocks", "fp32_dtype": "fp16",
          "grouping": "chunks", "grouping_ratio": 0.0, "null_block": False, "sliding_reserve": "batched",
          "max_concurrent_batches": 1, "default_utilization": 0.9, "large_gpu": "70", "graph_memory": "none",
-         "non_kv": "peak", "sampler": "sort"}),
+         "non_kv": "peak", "sampler": "sort", "non_torch_gib": (0.13, 0.55)}),
     Era("0.9.0", "the large profile defaults (8192 batched tokens, 1024 sequences for vllm serve) skip the A100",
         "vllm/engine/arg_utils.py _set_default_args (0.9.0, PR #17885)", {"large_gpu": "70_not_a100"}),
     Era("0.9.1", "the hybrid KV-cache manager: a group per layer spec, contiguous slices of the smallest bucket; "
@@ -71,6 +71,10 @@ RUNTIME = Runtime("vllm", "vLLM", "release", checked=("0.8.5", "0.10.1.1", "0.32
         {"sampler": "triton"}),
     Era("0.18.0", "groups take the largest bucket's size when it is under 1.5x the smallest",
         f"{_KCU} (0.18.0)", {"grouping_ratio": 1.5}),
+    Era("0.19.0", "non-torch memory measured at 0.25 GiB on one GPU and about 2.07 GiB under tensor parallelism "
+                  "(was 0.13 and 0.55 in 0.11.0's logs; the release between that changed it is not pinned)",
+        "the 'non-torch forward increase memory' debug lines of vLLM 0.19.0 on H100s (tests/fixtures/budget)",
+        {"non_torch_gib": (0.25, 2.07)}),
     Era("0.20.0", "--gpu-memory-utilization defaults to 0.92; the CUDA graphs' memory is estimated at profiling "
                   "and taken from the KV budget", "vllm/config/cache.py, vllm/v1/worker/gpu_worker.py (0.20.0)",
         {"default_utilization": 0.92, "graph_memory": "subtracted"}),
@@ -125,6 +129,7 @@ class Vllm(Engine):
     graph_memory: str = rule("subtracted")  # CUDA graphs in the KV budget: none | subtracted
     non_kv: str = rule("free_drop")  # non-KV memory: peak (weights + torch peak + non-torch) | free_drop
     sampler: str = rule("mrv2")  # the profile run's sampler: sort (PyTorch) | triton | mrv2 (Model Runner V2)
+    non_torch_gib: tuple = rule((0.25, 2.07))  # memory outside PyTorch, GiB, as logged: (one GPU, tensor parallel)
 
     def profile_defaults(self, cuda_total_bytes: int, gpu_name: str, entrypoint: str = "serve") -> tuple[int, int]:
         """(max_num_batched_tokens, max_num_seqs) the release picks when not given, by the GPU's

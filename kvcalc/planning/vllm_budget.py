@@ -14,7 +14,7 @@ vLLM (V1 engine, vllm/v1/worker/gpu_worker.py determine_available_memory) gives 
   logits); the forward's hidden states stay alive while the sampler runs. kvcalc counts the
   tensors alive at each peak (kvcalc.planning.vllm_budget.sampler_peak, forward_peak).
 - non-torch: memory CUDA allocates outside PyTorch (NCCL, custom all-reduce, cuBLAS
-  workspaces): a figure read from public logs, not from the source.
+  workspaces): figures read from public logs of the release's era, not from the source.
 - CUDA graphs: subtracted from 0.20.0 on, unless --enforce-eager (an estimate).
 Every figure is per GPU of the largest stage; the activation, non-torch and graph figures are
 estimates, and the output says so.
@@ -31,10 +31,6 @@ from ..models.model import Model
 
 GIB = 1 << 30
 ENTRYPOINTS = ("serve", "llm")
-# Memory CUDA allocates outside PyTorch on one rank, as vLLM logs it (non_torch_memory):
-# 0.13 GiB alone, 0.55 GiB at TP 2 (NCCL and custom all-reduce buffers); llm-d-benchmark's
-# H100 runs (tests/fixtures/budget). An estimate, not a rule of the source.
-NON_TORCH = {1: int(0.13 * GIB), 2: int(0.55 * GIB)}
 # Allocated during the profile run and kept (counted in its peak up to 0.26, in the drop of free
 # memory from 0.27): PyTorch's cuBLAS workspace, 32 MiB on Hopper, and small tensors; 36 MiB in
 # all, read off llm-d-benchmark's five H100 runs (the one figure of the model taken from logs).
@@ -172,7 +168,9 @@ def predict(model: Model, engine: Any, gpu: Any, tp: int, weights_per_gpu: int, 
     held = (prof.max_num_batched_tokens + 2 * rows) * model.hidden_size * dtype_bytes
     smp = sampler_peak(rows, model.vocab_size, engine.sampler) + held
     peak = max(fwd, smp) + KEPT
-    non_torch = NON_TORCH.get(tp, NON_TORCH[2])
+    # memory CUDA allocates outside PyTorch on one rank (NCCL, custom all-reduce), as the release's
+    # logs show it (Vllm.non_torch_gib): an estimate, not a rule of the source
+    non_torch = int(engine.non_torch_gib[tp > 1] * GIB)
     graphs = CUDA_GRAPHS if engine.graph_memory == "subtracted" and not enforce_eager else 0
     available = requested - weights - peak - non_torch - graphs
     return Budget(engine.rules_version, cuda_total, source, util, utilization is not None, requested, weights,
@@ -237,7 +235,8 @@ def startup(model: Model, b: Budget, setup: Any, max_model_len: Optional[int],
         f"{b.profile.max_num_batched_tokens:,} tokens, then the {b.sampler} sampler over "
         f"{min(b.profile.max_num_seqs, b.profile.max_num_batched_tokens):,} requests x {model.vocab_size:,} vocab; "
         f"forward {gib(b.forward_peak_bytes)}, sampler {gib(b.sampler_peak_bytes)})",
-        f"  non-torch memory {gib(b.non_torch_bytes)} GiB (an estimate, from public logs); {graphs}",
+        f"  non-torch memory {gib(b.non_torch_bytes)} GiB (an estimate, from public logs of vLLM {eng.rules_version}'s "
+        f"era); {graphs}",
         f"  Available KV cache memory: {gib(b.available_kv_bytes)} GiB ({b.available_kv_bytes:,} B)",
         f"  profile settings: max_num_batched_tokens {b.profile.max_num_batched_tokens:,}, max_num_seqs "
         f"{b.profile.max_num_seqs:,} ({b.profile.rule})",
