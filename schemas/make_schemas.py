@@ -116,6 +116,9 @@ def main() -> None:
     for command, argvs in samples().items():
         schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
                   "title": f"kvcalc {command} --format json", **infer([run(a) for a in argvs])}
+        if command not in ("list", "gpus", "engines", "check-log") and "properties" in schema:
+            # --assume-standard-attention: what was assumed of a model kvcalc does not map
+            schema["properties"]["assumed_standard_attention"] = {"type": "array", "items": {"type": "string"}}
         (HERE / f"{command}.schema.json").write_text(json.dumps(schema, indent=1) + "\n")
         print(f"wrote schemas/{command}.schema.json from {len(argvs)} outputs")
 

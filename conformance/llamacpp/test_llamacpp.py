@@ -23,7 +23,7 @@ from kvcalc.core.formulas import kv_cache  # noqa: E402
 from kvcalc.models.gguf import load_gguf  # noqa: E402
 from kvcalc.engines.llamacpp import log_document  # noqa: E402
 
-from .tiny_gguf import ARCHS, write  # noqa: E402
+from .tiny_gguf import ARCHS, EDGES, write  # noqa: E402
 
 LOG: list[str] = []
 
@@ -42,7 +42,8 @@ N_CTX = (1000, 4096, 5000)
 SLOTS = ((1, False), (3, False), (4, False), (4, True))
 TYPES = (("f16", "f16", "on"), ("f16", "f16", "off"), ("q8_0", "q8_0", "on"), ("q4_0", "q8_0", "auto"),
          ("q8_0", "q4_0", "off"), ("q8_0", "f16", "on"))
-GRID = [(a, n, s, t) for a in ARCHS for n in N_CTX for s in SLOTS for t in TYPES]
+LIVE = ARCHS + EDGES
+GRID = [(a, n, s, t) for a in LIVE for n in N_CTX for s in SLOTS for t in TYPES]
 LINE = re.compile(r"^(llama_kv_cache|llama_memory_recurrent): size = .*$")
 
 
@@ -50,7 +51,7 @@ LINE = re.compile(r"^(llama_kv_cache|llama_memory_recurrent): size = .*$")
 def ggufs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("gguf")
     out = {}
-    for a in ARCHS:
+    for a in LIVE:
         path = write(a, Path(folder) / f"{a.name}.gguf")
         LOG.clear()
         model = L.llama_model_load_from_file(str(path).encode(), L.llama_model_default_params())
@@ -98,7 +99,7 @@ def test_llama_cpp_allocates_what_kvcalc_says(ggufs, case):
     assert want == got  # None on both sides: refused by both
 
 
-@pytest.mark.parametrize("name", ["gemma2", "gemma3"])
+@pytest.mark.parametrize("name", ["gemma2", "gemma3", "gemma3-swa0"])
 @pytest.mark.parametrize("slots, unified", [(1, False), (4, True)])
 def test_swa_full(ggufs, name, slots, unified):
     path, model = ggufs[name]

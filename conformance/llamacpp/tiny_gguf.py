@@ -170,3 +170,9 @@ ARCHS = [
     Arch("deepseek2", "deepseek2", n_layers=2, n_head=4, n_head_kv=1, head_dim=576, n_embd=64, rope=64, extra=MLA),
     Arch("jamba", "jamba", n_layers=4, n_head=4, n_head_kv=[0, 0, 2, 0], head_dim=64, extra=SSM),
 ]
+# Edge cases of the live suite only: a gemma3 GGUF whose sliding-window pattern key is 0, which
+# llama.cpp reads as "every layer slides" (llama_hparams::set_swa_pattern: n_pattern == 0).
+EDGES = [
+    Arch("gemma3-swa0", "gemma3", n_layers=7, n_head=4, n_head_kv=1, head_dim=128, window=512,
+         extra={"attention.sliding_window_pattern": 0}),
+]

@@ -96,6 +96,7 @@ BatchOpt = Annotated[str, typer.Option("--batch", "-b", help="Sequences in the b
 DtypeOpt = Annotated[str, typer.Option("--kv-dtype", help=DTYPE_HELP)]
 UnitsOpt = Annotated[str, typer.Option("--units", help="Human units in tables: iec (GiB) or si (GB).")]
 RevisionOpt = Annotated[str | None, typer.Option("--revision", help="Hugging Face revision (branch, tag or commit) of a repo id MODEL; also MODEL@REVISION.", show_default=False)]
+AssumeOpt = Annotated[bool, typer.Option("--assume-standard-attention", help="Size a model kvcalc does not map (an unknown model_type, a key that changes the cache) as plain attention layers, said on every output; refused otherwise.")]
 WideOpt = Annotated[bool, typer.Option("--wide", help="Every column, whatever the terminal's width (tables leave out optional columns to fit).")]
 FormatOpt = Annotated[str | None, typer.Option("--format", "-f", help=FORMAT_HELP, show_default=False)]
 OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE (whole, or not at all) instead of stdout.")]
@@ -134,6 +135,7 @@ def calc(
     ubatch: Annotated[str | None, typer.Option("--ubatch", "-ub", help="llama.cpp: physical batch size (n_ubatch; default 512).", show_default=False)] = None,
     flash_attn: Annotated[str | None, typer.Option("--flash-attn", "-fa", help="llama.cpp: on, off or auto (default: the release's).", show_default=False)] = None,
     revision: RevisionOpt = None,
+    assume: AssumeOpt = False,
 ) -> Result:
     """KV-cache bytes of MODEL for --seq tokens, beside its MHA / GQA / MQA rebuilds."""
     return commands.calc(**locals())
@@ -215,6 +217,7 @@ def compare(
     wide: WideOpt = False,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
+    assume: AssumeOpt = False,
 ) -> Result:
     """Models, or the head configurations of one model (MHA to MQA), side by side."""
     return commands.compare(**locals())
@@ -235,6 +238,7 @@ def table(
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="table (terminal, up to 10,000 rows), csv, json, markdown or yaml; default: from -o's extension, else table.", show_default=False)] = None,
     output: OutputOpt = None,
     max_rows: Annotated[str, typer.Option("--max-rows", help="Refuse grids of more rows (ranges stream, so only time and disk are at stake).")] = "10000000",
+    assume: AssumeOpt = False,
 ) -> Result:
     """The grid models x dtypes x KV heads x tp x seq x batch, one row each (columns: docs/capacity.md, "table: the grid a planning spreadsheet needs")."""
     return commands.table(**locals())
@@ -269,6 +273,7 @@ def fit(
     output: OutputOpt = None,
     revision: RevisionOpt = None,
     fail_if_not_fit: Annotated[bool, typer.Option("--fail-if-not-fit", help="Exit 1 when the answer is that it does not fit (the verdict, or vLLM refusing to start), for scripts.")] = False,
+    assume: AssumeOpt = False,
 ) -> Result:
     """What fits on GPUs: max sequences at --seq, max context at --batch, decode bound; MHA / MQA beside.
     With --kv-memory: vLLM's own num_blocks, KV cache tokens and maximum concurrency."""
@@ -300,6 +305,7 @@ def plan(
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     fail_if_not_fit: Annotated[bool, typer.Option("--fail-if-not-fit", help="Exit 1 when the answer is that it does not fit (the verdict, or vLLM refusing to start), for scripts.")] = False,
+    assume: AssumeOpt = False,
 ) -> Result:
     """Every group count (divisor of n_heads) against a context and batch target; recommends one."""
     return commands.plan(**locals())
@@ -350,6 +356,7 @@ def chart(
     units: UnitsOpt = "iec",
     fmt: FormatOpt = None,
     output: OutputOpt = None,
+    assume: AssumeOpt = False,
 ) -> Result:
     """KV bytes against context length: the model and its MHA / GQA / MQA rebuilds, as bars."""
     return commands.chart(**locals())

@@ -53,8 +53,8 @@ def engine_for(call, spec, block_size=None, **options):  # type: ignore[no-untyp
     return eng
 
 
-def calc(model, seq, batch, kv_dtype, engine, block_size, units, fmt, output, measure, device, k_dtype, v_dtype, parallel, kv_unified, swa_full, ubatch, flash_attn, revision, wide=False) -> Result:  # type: ignore[no-untyped-def]
-    call = Call(wide=wide)
+def calc(model, seq, batch, kv_dtype, engine, block_size, units, fmt, output, measure, device, k_dtype, v_dtype, parallel, kv_unified, swa_full, ubatch, flash_attn, revision, wide=False, assume=False) -> Result:  # type: ignore[no-untyped-def]
+    call = Call(wide=wide, assume=assume)
     from ..errors import InputError
     from ..models.registry import load_model
     from ..output.report import UNITS, calc_report, check_choice, output_format
@@ -75,7 +75,7 @@ def calc(model, seq, batch, kv_dtype, engine, block_size, units, fmt, output, me
                              "are llama.cpp's: add --engine llama.cpp")
         llama = {}
     eng = engine_for(call, engine, block_size, **llama)
-    cfg = load_model(model, revision)
+    cfg = call.admit(load_model(model, revision))
     _warn_context(call, [cfg], seq_len)
     if eng.shares_context:
         if batch_size != 1:
@@ -141,13 +141,13 @@ def measure_all(all_models, seq, batch, kv_dtype, engine, block_size, device, fm
     return call.done(None if ok else 1)
 
 
-def compare(models, seq, batch, kv_heads, kv_dtype, engine, block_size, gpu, tp, catalog, units, fmt, output, wide=False) -> Result:  # type: ignore[no-untyped-def]
-    call = Call(wide=wide)
+def compare(models, seq, batch, kv_heads, kv_dtype, engine, block_size, gpu, tp, catalog, units, fmt, output, wide=False, assume=False) -> Result:  # type: ignore[no-untyped-def]
+    call = Call(wide=wide, assume=assume)
     from ..planning.compare import compare_report, parse_kv_heads
     from ..models.registry import load_model
     from ..output.units import parse_size
 
-    cfgs = [load_model(m) for m in models]
+    cfgs = [call.admit(load_model(m)) for m in models]
     heads = parse_kv_heads(kv_heads, cfgs)
     engine = engine_for(call, engine, block_size)
     if gpu is not None:
@@ -164,8 +164,8 @@ def compare(models, seq, batch, kv_heads, kv_dtype, engine, block_size, gpu, tp,
     return call.done()
 
 
-def table(models, seq, batch, kv_dtype, kv_heads, tp, engine, block_size, units, fmt, output, max_rows, wide=False) -> Result:  # type: ignore[no-untyped-def]
-    call = Call(wide=wide)
+def table(models, seq, batch, kv_dtype, kv_heads, tp, engine, block_size, units, fmt, output, max_rows, wide=False, assume=False) -> Result:  # type: ignore[no-untyped-def]
+    call = Call(wide=wide, assume=assume)
     from ..planning.compare import parse_kv_heads
     from ..planning.grid import SCHEMA, TABLE_LIMIT, Grid, export, rows
     from ..models.registry import load_model
@@ -173,7 +173,7 @@ def table(models, seq, batch, kv_dtype, kv_heads, tp, engine, block_size, units,
     from ..output.units import parse_size, parse_size_list
 
     fmt, units = output_format(fmt, output), check_choice(units, UNITS, "--units")
-    models_ = [load_model(m) for m in models]
+    models_ = [call.admit(load_model(m)) for m in models]
     grid = Grid(models_, parse_size_list(seq, "--seq"), parse_size_list(batch, "--batch"),
                 [d.strip() for d in kv_dtype.split(",")],
                 parse_kv_heads(kv_heads, models_) if kv_heads is not None else None, parse_size_list(tp, "--tp"),
@@ -181,7 +181,9 @@ def table(models, seq, batch, kv_dtype, kv_heads, tp, engine, block_size, units,
     grid.check(parse_size(max_rows, "--max-rows"))
     _warn_context(call, grid.models, grid.seqs.max())
     if fmt != "table":
-        export(grid, fmt, str(output) if output else None)
+        export(grid, fmt, str(output) if output else None, tuple(call.assumptions))
+        for said in call.assumptions if fmt != "json" else ():  # CSV, Markdown, YAML: said after the rows
+            call.warn(f"kvcalc: warning: {said}")
         return call.done()
     from ..errors import InputError
 
@@ -205,13 +207,14 @@ def _fit_status(report, fail_if_not_fit):  # type: ignore[no-untyped-def]
     return 1 if fail_if_not_fit and report.document.get("fits") is False else None
 
 
-def fit(model, gpu, seq, batch, gpus, tp, pp, kv_dtype, weights_dtype, weights_bytes, util, reserve, block_size, catalog, engine, kv_memory, max_model_len, max_batched, fmt, output, revision, wide=False, fail_if_not_fit=False, mem_fraction=None, max_num_seqs=None, enforce_eager=False, entrypoint="serve") -> Result:  # type: ignore[no-untyped-def]
-    call = Call(wide=wide)
+def fit(model, gpu, seq, batch, gpus, tp, pp, kv_dtype, weights_dtype, weights_bytes, util, reserve, block_size, catalog, engine, kv_memory, max_model_len, max_batched, fmt, output, revision, wide=False, fail_if_not_fit=False, mem_fraction=None, max_num_seqs=None, enforce_eager=False, entrypoint="serve", assume=False) -> Result:  # type: ignore[no-untyped-def]
+    call = Call(wide=wide, assume=assume)
     from ..errors import InputError
     from ..models.registry import GGUF_TENSORS, load_with_checkpoint
     from ..output.units import parse_bytes, parse_size
 
     cfg, checkpoint = load_with_checkpoint(model, revision)
+    call.admit(cfg)
     specs = [e.strip() for e in str(engine).split(",")]  # an empty one is refused by name below
     if len(specs) > 1 and kv_memory is not None:
         raise InputError("--kv-memory sizes one engine's pool: give one --engine (the bytes each runtime gives its "
@@ -325,8 +328,8 @@ def _mem_fraction(cfg, eng, gpu, gpus, tp, pp, catalog, given):  # type: ignore[
     return str(fraction), f"--mem-fraction-static {fraction:g}, SGLang's default: {rule}; KV pool = that share - weights"
 
 
-def plan(gpu, seq, model, batch, n_heads, n_layers, head_dim, min_tps, gpus, tp, pp, kv_dtype, weights_dtype, weights_bytes, util, reserve, block_size, catalog, engine, fmt, output, wide=False, fail_if_not_fit=False) -> Result:  # type: ignore[no-untyped-def]
-    call = Call(wide=wide)
+def plan(gpu, seq, model, batch, n_heads, n_layers, head_dim, min_tps, gpus, tp, pp, kv_dtype, weights_dtype, weights_bytes, util, reserve, block_size, catalog, engine, fmt, output, wide=False, fail_if_not_fit=False, assume=False) -> Result:  # type: ignore[no-untyped-def]
+    call = Call(wide=wide, assume=assume)
     from ..planning.reports import plan_report
     from ..models.registry import custom_model, load_model
     from ..output.units import parse_bytes, parse_size
@@ -337,7 +340,7 @@ def plan(gpu, seq, model, batch, n_heads, n_layers, head_dim, min_tps, gpus, tp,
             from ..errors import InputError
 
             raise InputError(f"{', '.join(given)} describe a model without MODEL: give MODEL or them, not both")
-        cfg = load_model(model)
+        cfg = call.admit(load_model(model))
     else:
         cfg = custom_model(*(parse_size(v, flag) if v is not None else None for v, flag in (
             (n_heads, "--n-heads"), (n_layers, "--n-layers"), (head_dim, "--head-dim"))), kv_dtype)
@@ -376,14 +379,14 @@ def engines_list(fmt, output, wide=False) -> Result:  # type: ignore[no-untyped-
     return call.done()
 
 
-def chart(model, seq, batch, kv_dtype, engine, plot, units, fmt, output) -> Result:  # type: ignore[no-untyped-def]
-    call = Call()
+def chart(model, seq, batch, kv_dtype, engine, plot, units, fmt, output, assume=False) -> Result:  # type: ignore[no-untyped-def]
+    call = Call(assume=assume)
     from ..planning.chart import chart_report, default_contexts, plot_png, render_bars
     from ..models.registry import load_model
     from ..output.report import UNITS, check_choice, output_format, show, stdout_console, utf8
     from ..output.units import parse_size, parse_size_list
 
-    cfg = load_model(model)
+    cfg = call.admit(load_model(model))
     seqs = parse_size_list(seq, "--seq") if seq is not None else default_contexts(cfg)
     if len(seqs) > MAX_CHART_POINTS:
         from ..errors import InputError
@@ -400,6 +403,8 @@ def chart(model, seq, batch, kv_dtype, engine, plot, units, fmt, output) -> Resu
     if fmt == "table" and output is None:
         console = stdout_console(pipe_width=120)  # pipes: room for the bars
         show(console, render_bars(report.title, seqs, data, units, ascii_only=not utf8(console), width=console.width))
+        for said in call.assumptions:  # under the bars, as a table's notes
+            print(said)
         return call.done()
     call.emit(report, fmt, units, output)
     return call.done()

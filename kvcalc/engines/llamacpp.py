@@ -331,8 +331,17 @@ def log_document(c: Any, eng: "LlamaCpp") -> dict[str, Any]:
     prefix, shape = eng.log.split(": ")
     caches = [("full", "mla"), ("sliding",)] if shape != "KV self" else [("full", "mla", "sliding")]
     lines, cells, swa_cells = [], 0, 0
+    iswa = len(caches) > 1 and any(g.kind == "sliding" for g in c.groups)
     for kinds in caches:  # the SWA cache second
         groups = [g for g in c.groups if g.kind in kinds]
+        if not groups and iswa and kinds[0] == "full":  # every layer slides: the base cache holds 0 layers
+            cells = eng.cells_per_stream(c.seq_len) * streams
+            where = {"size": f"{cells // streams:6d} cells,   0 layers",
+                     "size seqs": f"{cells // streams:6d} cells,   0 layers, {eng.n_parallel:2d} seqs",
+                     "size streams": f"{cells // streams:6d} cells,   0 layers, {eng.n_parallel:2d}/{streams} seqs"}[shape]
+            lines.append(f"{prefix}: size = {_mib(0)} MiB ({where}), K ({k_name}): {_mib(0)} MiB, "
+                         f"V ({v_name}): {_mib(0)} MiB")
+            continue
         if not groups:
             continue
         k = sum(g.n_layers * g.tokens * g.k_bytes_per_token for g in groups)

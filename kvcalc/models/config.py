@@ -166,6 +166,7 @@ class ModelConfig(_Strict):
     ssm: Optional[SSMConfig] = None
     quantization: Optional[QuantConfig] = None
     notes: Optional[str] = None
+    unmapped: Optional[str] = None  # what kvcalc does not map: such a model is refused unless assumed standard
 
     @field_validator("dtype", mode="before")
     @classmethod

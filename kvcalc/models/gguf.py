@@ -78,8 +78,8 @@ def _swa_layers(m: _Meta, n_layers: int) -> tuple[list[bool], int | None]:
     pattern = m.arch_key("attention.sliding_window_pattern", SWA_PATTERN[m.arch])
     if isinstance(pattern, list):  # one flag a layer
         return [bool(p) for p in pattern][:n_layers], int(window)
-    n = int(pattern)
-    return [n > 0 and i % n < n - 1 for i in range(n_layers)], int(window)
+    n = int(pattern)  # llama_hparams::set_swa_pattern: 0 means every layer slides
+    return [n == 0 or i % n < n - 1 for i in range(n_layers)], int(window)
 
 
 def from_gguf(path: str | Path) -> tuple["Model", int]:  # noqa: F821
@@ -95,20 +95,22 @@ def from_gguf(path: str | Path) -> tuple["Model", int]:  # noqa: F821
         return MISSING if field is None else field.contents()
 
     model = model_from_metadata(lookup, str(path), path.stem, lambda: _embedding_rows(reader),
-                                {"url": path.resolve().as_uri(), "revision": "local file"})
+                                {"url": path.resolve().as_uri(), "revision": "local file"}, allow_unmapped=True)
     return model, sum(int(t.n_bytes) for t in reader.tensors)
 
 
 def model_from_metadata(lookup: Callable[[str], Any], origin: str, stem: str,
                         embedding_rows: Optional[Callable[[], int]] = None,
-                        source: Optional[dict[str, str]] = None) -> "Model":  # noqa: F821
+                        source: Optional[dict[str, str]] = None, allow_unmapped: bool = False) -> "Model":  # noqa: F821
     """The model llama.cpp builds from GGUF metadata (`lookup(key)`: a value or MISSING), named
-    general.name (else `stem`)."""
+    general.name (else `stem`). An architecture kvcalc does not map is refused, or with
+    allow_unmapped read by its common keys and marked unmapped (commands then refuse it unless
+    told to assume standard attention)."""
     from .config import validate
 
     m = _Meta(lookup, origin)
     family = ARCHS.get(m.arch)
-    if family is None:
+    if family is None and not allow_unmapped:
         raise ConfigError(f"{origin}: GGUF architecture {m.arch!r} has no kvcalc mapping (known: {', '.join(ARCHS)})")
     from .model import MAX_LAYERS
 
@@ -179,6 +181,8 @@ def model_from_metadata(lookup: Callable[[str], Any], origin: str, stem: str,
         "source": {**(source or {"url": "about:log", "revision": "printed"}), "note": f"GGUF metadata ({m.arch})"},
         "notes": "from a GGUF file: dtype is llama.cpp's default cache type (f16)",
     }
+    if family is None:
+        data.update(family="custom", unmapped=f"GGUF architecture {m.arch!r} (known: {', '.join(ARCHS)})")
     if set(pattern) != {"M" if mla else "F"}:
         data["layer_pattern"] = pattern
     if "S" in pattern:

@@ -50,6 +50,16 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "gpt_oss": {"tie_word_embeddings": False, "torch_dtype": "bfloat16"},
 }
 FAMILY_ALIASES = {"RefinedWeb": "falcon", "RefinedWebModel": "falcon", "gemma3": "gemma3_text"}
+# The families kvcalc reads key by key (DEFAULTS) and those whose layers _pattern lays out; any
+# other model_type may hold layers that are not plain attention, and is marked unmapped.
+MAPPED = set(DEFAULTS) | {"starcoder2"}
+# Keys that change what a layer caches (chunked attention, KV shared across layers, linear or
+# recurrent layers and their patterns), by the families whose reading of them kvcalc has.
+CACHE_KEYS = {
+    "attention_chunk_size": (), "num_kv_shared_layers": (), "attn_type_list": (), "full_attention_interval": (),
+    "linear_num_key_heads": (), "conv_L_cache": (), "layers_block_type": ("nemotron_h",),
+    "hybrid_override_pattern": ("nemotron_h",), "ssm_state_size": ("nemotron_h",), "mamba_d_state": ("jamba",),
+}
 LAYER_TYPES = {"full_attention": "F", "sliding_attention": "S"}
 
 
@@ -244,8 +254,15 @@ def from_hf_dict(cfg: Any, origin: str, path: Path | None = None) -> Model:
     raw_family = str(cfg.get("model_type") or "")
     family = FAMILY_ALIASES.get(raw_family, raw_family)
     r = _Reader(cfg, family, origin)
-    if family not in DEFAULTS:
+    unmapped = None
+    if family not in MAPPED:
+        unmapped = f"model_type {raw_family!r}" if raw_family else "a config.json without model_type"
         r.notes.append(f"model_type {raw_family!r} has no kvcalc mapping; its common keys were used")
+    else:
+        extra = [k for k, readers in CACHE_KEYS.items() if cfg.get(k) not in (None, False, 0, [], "")
+                 and family not in readers]
+        if extra:
+            unmapped = f"{raw_family}'s {extra[0]} (a key that changes the cache, which kvcalc does not read)"
 
     if family == "nemotron_h" and isinstance(cfg.get("layers_block_type"), list) and cfg["layers_block_type"]:
         n_layers = len(cfg["layers_block_type"])  # transformers 5: the list decides, num_hidden_layers is ignored
@@ -324,6 +341,8 @@ def from_hf_dict(cfg: Any, origin: str, path: Path | None = None) -> Model:
             r.notes.append("quantization_config of a kind kvcalc does not read: weights counted in the config's dtype")
     if r.notes:
         data["notes"] = "; ".join(dict.fromkeys(r.notes))
+    if unmapped:
+        data["unmapped"] = unmapped
     from .trusted import trusted_model
 
     data = {k: v for k, v in data.items() if v is not None}  # an unknown vocabulary or context stays unknown

@@ -137,6 +137,10 @@ class Model:
     ssm: Optional[SSM] = None
     quantization: Optional[Quant] = None
     notes: Optional[str] = None
+    # what kvcalc does not map in the source it was read from (a model_type, a config field that
+    # changes the cache), in words: commands refuse such a model unless told to assume standard
+    # attention (kvcalc.models.registry.admit)
+    unmapped: Optional[str] = None
     layer_kinds: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -170,7 +174,7 @@ class Model:
 SCHEMA_ORDER = (
     "name", "aliases", "hf_id", "source", "family", "n_layers", "n_heads", "n_kv_heads", "head_dim",
     "hidden_size", "intermediate_size", "vocab_size", "tie_embeddings", "dtype", "max_context",
-    "sliding_window", "layer_pattern", "mla", "moe", "ssm", "quantization", "notes",
+    "sliding_window", "layer_pattern", "mla", "moe", "ssm", "quantization", "notes", "unmapped",
 )
 
 

@@ -52,6 +52,20 @@ def _looks_like_path(name: str) -> bool:
 GGUF_TENSORS = "the GGUF's tensor table"  # how a GGUF's weights were read
 
 
+ASSUME_FLAG = "--assume-standard-attention"
+
+
+def admit(model: Model, assume: bool = False) -> str | None:
+    """None for a model kvcalc maps whole; for one with an unmapped part, a refusal naming it, or
+    with `assume`, the assumption in words (said on every table and in the JSON)."""
+    if model.unmapped is None:
+        return None
+    if not assume:
+        raise ConfigError(f"{model.name}: kvcalc does not map {model.unmapped}, so its cache may not be plain "
+                          f"attention layers; {ASSUME_FLAG} sizes it as if it were")
+    return f"ASSUMED standard attention for {model.name} ({ASSUME_FLAG}): kvcalc does not map {model.unmapped}"
+
+
 def load_model(name: str | Path, revision: str | None = None) -> Model:
     """A model by shipped name, alias or Hugging Face id (any case), or from a YAML, config.json
     or GGUF path; any other Hugging Face repo id from the local HF cache or the Hub (kvcalc.models.hub),

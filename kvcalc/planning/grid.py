@@ -110,7 +110,7 @@ def _csv(out: IO[str]) -> tuple[Callable[[tuple[Any, ...]], Any], Callable[[], N
     return (lambda r: w.writerow(["true" if v is True else "false" if v is False else v for v in r])), lambda: None
 
 
-def _json(out: IO[str]) -> tuple[Callable[[tuple[Any, ...]], Any], Callable[[], None]]:
+def _json(out: IO[str], said: tuple[str, ...] = ()) -> tuple[Callable[[tuple[Any, ...]], Any], Callable[[], None]]:
     out.write('{"columns": ' + json.dumps(SCHEMA) + ', "rows": [')
     first = [True]
 
@@ -118,7 +118,8 @@ def _json(out: IO[str]) -> tuple[Callable[[tuple[Any, ...]], Any], Callable[[], 
         out.write(("\n" if first[0] else ",\n") + json.dumps(dict(zip(SCHEMA, r))))
         first[0] = False
 
-    return row, lambda: out.write("\n]}\n")
+    tail = f', "assumed_standard_attention": {json.dumps(list(said))}' if said else ""
+    return row, lambda: out.write("\n]" + tail + "}\n")
 
 
 def _markdown(out: IO[str]) -> tuple[Callable[[tuple[Any, ...]], Any], Callable[[], None]]:
@@ -137,9 +138,11 @@ def _yaml(out: IO[str]) -> tuple[Callable[[tuple[Any, ...]], Any], Callable[[], 
 WRITERS = {"csv": _csv, "json": _json, "markdown": _markdown, "yaml": _yaml}
 
 
-def write(grid: Grid, fmt: str, out: IO[str], progress: Callable[[int], None] | None = None) -> int:
-    """Stream the grid to `out` in `fmt`; `progress(n)` is told every 10,000 rows. Rows written."""
-    row, end = WRITERS[fmt](out)
+def write(grid: Grid, fmt: str, out: IO[str], progress: Callable[[int], None] | None = None,
+          said: tuple[str, ...] = ()) -> int:
+    """Stream the grid to `out` in `fmt`; `progress(n)` is told every 10,000 rows; `said`: the
+    assumptions the JSON carries (assumed_standard_attention). Rows written."""
+    row, end = _json(out, said) if fmt == "json" else WRITERS[fmt](out)
     n = 0
     for n, r in enumerate(rows(grid), 1):
         row(r)
@@ -149,22 +152,22 @@ def write(grid: Grid, fmt: str, out: IO[str], progress: Callable[[int], None] | 
     return n
 
 
-def export(grid: Grid, fmt: str, output: str | None) -> None:
+def export(grid: Grid, fmt: str, output: str | None, said: tuple[str, ...] = ()) -> None:
     """Check the grid, then stream it to stdout or, whole or not at all, to `output`, with a
     progress bar on stderr when that is a terminal and the rows go to a file."""
     grid.check()
     if output is None:
-        write(grid, fmt, sys.stdout)
+        write(grid, fmt, sys.stdout, said=said)
         return
     from ..output.outfile import open_atomic
 
     show = sys.stderr.isatty() and grid.n_rows >= 10_000
     with open_atomic(output) as f:
         if not show:
-            write(grid, fmt, f)
+            write(grid, fmt, f, said=said)
             return
         from rich.progress import Progress
 
         with Progress(transient=True, console=__import__("rich.console").console.Console(stderr=True)) as bar:
             task = bar.add_task(f"writing {output}", total=grid.n_rows)
-            write(grid, fmt, f, lambda n: bar.update(task, completed=n))
+            write(grid, fmt, f, lambda n: bar.update(task, completed=n), said)
