@@ -431,6 +431,15 @@ ENGINES_COLUMNS = [
 ]
 
 
+def _budget_line(b: dict[str, Any]) -> str:
+    """vLLM's predicted budget in one line, GiB as it prints them."""
+    g = 1 << 30
+    return (f"predicted: requested {b['requested_bytes'] / g:.2f} - weights {b['weights_bytes'] / g:.2f} - peak activation "
+            f"{b['peak_activation_bytes'] / g:.2f} - non-torch {b['non_torch_bytes'] / g:.2f} - CUDA graphs "
+            f"{b['cuda_graph_bytes'] / g:.2f} = Available KV cache memory {b['available_kv_bytes'] / g:.2f} GiB "
+            f"(rules of {b['rules_version']}; estimates: activation, non-torch, graphs)")
+
+
 def engines_fit_report(model: Model, reports: list[Report]) -> Report:
     """`fit --engine vllm,sglang`: each engine's answer for the same GPUs, side by side (the model
     as published); each engine's whole fit is in the JSON's `engines`."""
@@ -439,6 +448,8 @@ def engines_fit_report(model: Model, reports: list[Report]) -> Report:
         d = r.document
         published = next(x for x in d["layouts"] if x["published"])
         share = (f"--mem-fraction-static {d['mem_fraction_static']:g}" if "mem_fraction_static" in d else
+                 f"--gpu-memory-utilization {d['gpu_memory_utilization']:g} x CUDA's total - weights - activation - "
+                 f"non-torch - graphs" if "budget" in d else
                  f"--gpu-memory-utilization {d['gpu_memory_utilization']:g} - {human_bytes(d['reserve_bytes'], 'iec')} reserve")
         rows.append({"engine": f"{d['engine']} {d['engine_version'] or ''}".strip(), "share": share,
                      "kv_budget_bytes_per_gpu": d["kv_budget_bytes_per_gpu"], "max_seqs": published["max_seqs"],
@@ -447,7 +458,8 @@ def engines_fit_report(model: Model, reports: list[Report]) -> Report:
     doc = {"model": model.name, "gpu": first["gpu"], "n_gpus": first["n_gpus"], "tp": first["tp"], "pp": first["pp"],
            "seq_len": first["seq_len"], "batch_size": first["batch_size"], "rows": rows,
            "engines": [r.document for r in reports]}
-    notes = [f"{row['engine']}: {r.notes[0]}" for row, r in zip(rows, reports)]
+    notes = [f"{row['engine']}: {_budget_line(r.document['budget']) if 'budget' in r.document else r.notes[0]}"
+             for row, r in zip(rows, reports)]
     notes.append("each engine's own fit: --engine with one of them, or --format json (engines)")
     title = f"{model.name} on {first['n_gpus']} x {first['gpu']}: " + " vs ".join(r["engine"] for r in rows)
     return Report(title, ENGINES_COLUMNS, rows, doc, notes)
