@@ -334,23 +334,20 @@ def log_document(c: Any, eng: "LlamaCpp") -> dict[str, Any]:
     iswa = len(caches) > 1 and any(g.kind == "sliding" for g in c.groups)
     for kinds in caches:  # the SWA cache second
         groups = [g for g in c.groups if g.kind in kinds]
-        if not groups and iswa and kinds[0] == "full":  # every layer slides: the base cache holds 0 layers
-            cells = eng.cells_per_stream(c.seq_len) * streams
-            where = {"size": f"{cells // streams:6d} cells,   0 layers",
-                     "size seqs": f"{cells // streams:6d} cells,   0 layers, {eng.n_parallel:2d} seqs",
-                     "size streams": f"{cells // streams:6d} cells,   0 layers, {eng.n_parallel:2d}/{streams} seqs"}[shape]
-            lines.append(f"{prefix}: size = {_mib(0)} MiB ({where}), K ({k_name}): {_mib(0)} MiB, "
-                         f"V ({v_name}): {_mib(0)} MiB")
-            continue
-        if not groups:
-            continue
-        k = sum(g.n_layers * g.tokens * g.k_bytes_per_token for g in groups)
-        v = sum(g.n_layers * g.tokens * g.v_bytes_per_token for g in groups)
-        n, layers = groups[0].tokens // streams, sum(g.n_layers for g in groups)
-        if kinds[0] == "sliding":
-            swa_cells = groups[0].tokens
+        if groups:
+            k = sum(g.n_layers * g.tokens * g.k_bytes_per_token for g in groups)
+            v = sum(g.n_layers * g.tokens * g.v_bytes_per_token for g in groups)
+            tokens, layers = groups[0].tokens, sum(g.n_layers for g in groups)
+        elif iswa and kinds[0] == "full":  # every layer slides: llama.cpp's base cache holds 0 layers
+            k = v = layers = 0
+            tokens = eng.cells_per_stream(c.seq_len) * streams
         else:
-            cells = groups[0].tokens
+            continue
+        n = tokens // streams
+        if kinds[0] == "sliding":
+            swa_cells = tokens
+        else:
+            cells = tokens
         sizes = f"K ({k_name}): {_mib(k)} MiB, V ({v_name}): {_mib(v)} MiB"
         where = {"KV self": None, "size": f"{n:6d} cells, {layers:3d} layers",
                  "size seqs": f"{n:6d} cells, {layers:3d} layers, {eng.n_parallel:2d} seqs",

@@ -60,15 +60,19 @@ def _setup_doc(model: Model, setup: Setup, w: Weights) -> dict[str, Any]:
     }
 
 
+def _weights_how(setup: Setup, w: Weights, weights_from: str) -> str:
+    """Where the weights' bytes came from, in words: counted, or given / read from a file."""
+    if w.params is None:
+        return f"{weights_from} {w.total_bytes:,}"
+    how = f"{w.params.total:,} params x {w.dtype}"
+    how += f", split over tp {setup.tp}" if setup.tp > 1 else ""
+    return how + (f" and pp {setup.pp}" if setup.pp > 1 else "")
+
+
 def _budget_note(setup: Setup, w: Weights, weights_from: str = "--weights-bytes") -> str:
     s = min(w.stages, key=lambda st: st.kv_budget_bytes)
     where = f"stage {w.stages.index(s) + 1} of {setup.pp}: " if setup.pp > 1 else ""
-    if w.params is not None:
-        how = f"{w.params.total:,} params x {w.dtype}"
-        how += f", split over tp {setup.tp}" if setup.tp > 1 else ""
-        how += f" and pp {setup.pp}" if setup.pp > 1 else ""
-    else:
-        how = f"{weights_from} {w.total_bytes:,}"
+    how = _weights_how(setup, w, weights_from)
     return (
         f"KV budget per GPU ({where}floor(memory x utilization) - weights - reserve): "
         f"floor({setup.gpu.memory_bytes:,} x {setup.gpu_memory_utilization:g}) = {setup.usable_bytes:,} "
@@ -164,9 +168,7 @@ def fit_report(model: Model, setup: Setup, seq_len: int | None, batch_size: int 
     if budget is not None:
         from .vllm_budget import startup
 
-        how = (f"{w.params.total:,} params x {w.dtype}" + (f" / tp {setup.tp}" if setup.tp > 1 else "")
-               if w.params is not None else f"{weights_from} {w.total_bytes:,}" + (f" / tp {setup.tp}" if setup.tp > 1 else ""))
-        lines, said, starts = startup(model, budget, setup, max_model_len, how)
+        lines, said, starts = startup(model, budget, setup, max_model_len, _weights_how(setup, w, weights_from))
         notes += lines
         doc["budget"] = budget.document()
         doc["budget"].update(said)
@@ -316,12 +318,13 @@ GPU_COLUMNS = [
 def gpus_report(gpus: list[GPU]) -> Report:
     rows = []
     for g in gpus:
+        cuda, cuda_source = g.cuda_total
         rows.append({
             "name": g.name, "vendor": g.vendor, "memory_bytes": g.memory_bytes, "memory_human": g.memory_bytes,
             "hbm_bandwidth_bytes_per_s": g.hbm_bandwidth_bytes_per_s, "bandwidth_human": g.hbm_bandwidth_bytes_per_s,
             "aliases": ", ".join(g.aliases), "source": g.source,
-            "cuda_total_bytes": g.cuda_total[0], "cuda_total_human": g.cuda_total[0],
-            "cuda_total_source": g.cuda_total[1], "cuda_total_derived": g.cuda_total_bytes is None,
+            "cuda_total_bytes": cuda, "cuda_total_human": cuda, "cuda_total_source": cuda_source,
+            "cuda_total_derived": g.cuda_total_bytes is None,
         })
     doc = {"gpus": [{k: v for k, v in r.items() if not k.endswith("_human")} | {"aliases": list(g.aliases)}
                     for r, g in zip(rows, gpus)]}

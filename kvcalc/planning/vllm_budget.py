@@ -53,6 +53,11 @@ class Profile:
     enforce_eager: bool
     rule: str  # where the defaults came from, in words
 
+    @property
+    def rows(self) -> int:
+        """The sampler's rows: one per dummy request, min(max_num_seqs, max_num_batched_tokens)."""
+        return min(self.max_num_seqs, self.max_num_batched_tokens)
+
 
 @dataclass(frozen=True)
 class Budget:
@@ -104,10 +109,9 @@ def profile(engine: Any, cuda_total: int, gpu_name: str, entrypoint: str, max_nu
     tokens, seqs = engine.profile_defaults(cuda_total, gpu_name, entrypoint)
     picked = [x for x, given in (("max_num_batched_tokens", max_num_batched_tokens), ("max_num_seqs", max_num_seqs))
               if given is None]
-    rule = (f"{', '.join(picked)}: vLLM {engine.version}'s defaults for `vllm {entrypoint}` on a GPU of "
-            f"{cuda_total / GIB:.2f} GiB (EngineArgs._set_default_args)" if entrypoint == "serve" else
-            f"{', '.join(picked)}: vLLM {engine.version}'s defaults for the LLM class on a GPU of "
-            f"{cuda_total / GIB:.2f} GiB (EngineArgs._set_default_args)") if picked else "given"
+    who = "`vllm serve`" if entrypoint == "serve" else "the LLM class"
+    rule = (f"{', '.join(picked)}: vLLM {engine.version}'s defaults for {who} on a GPU of {cuda_total / GIB:.2f} GiB "
+            f"(EngineArgs._set_default_args)") if picked else "given"
     return Profile(max_num_batched_tokens or tokens, max_num_seqs or seqs, entrypoint, enforce_eager, rule)
 
 
@@ -162,7 +166,7 @@ def predict(model: Model, engine: Any, gpu: Any, tp: int, weights_per_gpu: int, 
     if model.vocab_size is None:
         raise InputError(f"{model.name}: vocab_size is not in its config, and vLLM's profile run needs it "
                          f"(the sampler's logits): give --reserve BYTES for kvcalc's own budget")
-    rows = min(prof.max_num_seqs, prof.max_num_batched_tokens)
+    rows = prof.rows
     fwd = forward_peak(model, prof.max_num_batched_tokens, tp, dtype_bytes)
     # alive beside the logits: the forward's output (N x hidden) and the requests' rows of it, twice
     held = (prof.max_num_batched_tokens + 2 * rows) * model.hidden_size * dtype_bytes
@@ -175,17 +179,6 @@ def predict(model: Model, engine: Any, gpu: Any, tp: int, weights_per_gpu: int, 
     available = requested - weights - peak - non_torch - graphs
     return Budget(engine.rules_version, cuda_total, source, util, utilization is not None, requested, weights,
                   buffers, fwd, smp, peak, non_torch, graphs, available, prof, engine.sampler)
-
-
-def lines(b: Budget, engine: Any) -> list[str]:
-    """The lines vLLM prints about its budget, with kvcalc's figures, in the release's words."""
-    out = [f"Model loading took {gib(b.weights_bytes)} GiB memory",
-           f"requested {gib(b.requested_bytes)} GiB = {b.cuda_total_bytes / GIB:.2f} GiB x {b.utilization:g} "
-           f"(gpu_memory_utilization), weights {gib(b.weights_bytes)} GiB, peak activation "
-           f"{gib(b.peak_activation_bytes)} GiB, non-torch {gib(b.non_torch_bytes)} GiB"
-           + (f", CUDA graphs {gib(b.cuda_graph_bytes)} GiB" if b.cuda_graph_bytes else ""),
-           f"Available KV cache memory: {gib(b.available_kv_bytes)} GiB"]
-    return out
 
 
 def budget_setup(model: Model, setup: Any, weights_bytes: Optional[int], utilization: Optional[float],
@@ -233,7 +226,7 @@ def startup(model: Model, b: Budget, setup: Any, max_model_len: Optional[int],
         f"{weights_from}, and {b.buffers_bytes:,} B of rotary cache beside them)",
         f"  peak activation {gib(b.peak_activation_bytes)} GiB (an estimate: the profile run of "
         f"{b.profile.max_num_batched_tokens:,} tokens, then the {b.sampler} sampler over "
-        f"{min(b.profile.max_num_seqs, b.profile.max_num_batched_tokens):,} requests x {model.vocab_size:,} vocab; "
+        f"{b.profile.rows:,} requests x {model.vocab_size:,} vocab; "
         f"forward {gib(b.forward_peak_bytes)}, sampler {gib(b.sampler_peak_bytes)})",
         f"  non-torch memory {gib(b.non_torch_bytes)} GiB (an estimate, from public logs of vLLM {eng.rules_version}'s "
         f"era); {graphs}",
