@@ -59,7 +59,7 @@ BAD = [
     (GOOD + "layer_pattern: SF\n", "layer_pattern: has sliding (S) layers but sliding_window is not set"),
     (GOOD + "sliding_window: 512\n", "sliding_window: is set but no layer is sliding"),
     (GOOD + "sliding_window: 0\nlayer_pattern: S\n", "sliding_window: must be > 0, got 0"),
-    (GOOD + "layer_pattern: FX\n", "layer_pattern: letters must be F (full), S (sliding), M (MLA), R (recurrent: Mamba) or N"),
+    (GOOD + "layer_pattern: FX\n", "layer_pattern: letters must be F (full), S (sliding), C (chunked), M (MLA), R (recurrent), H (full attention and a recurrent state) or N"),
     (GOOD + "layer_pattern: M\n", "layer_pattern: has MLA (M) layers but the mla block is missing"),
     (GOOD + "mla: {kv_lora_rank: 0, qk_rope_head_dim: 64, qk_nope_head_dim: 128, v_head_dim: 128}\n",
      "mla.kv_lora_rank: must be > 0, got 0"),

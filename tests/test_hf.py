@@ -39,6 +39,10 @@ EXPECTED = [
     ("Mixtral-8x22B-v0.1", 56 * 2 * 8 * 128 * B * S),
     ("Mixtral-8x7B-v0.1", 32 * 2 * 8 * 128 * B * S),
     ("Nemotron-H-56B-Base-8K", 10 * 2 * 8 * 128 * B * S),  # 10 '*' layers of 118
+    ("NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", 6 * 2 * 2 * 128 * B * S),  # 6 '*' layers of 52
+    ("Qwen3-Next-80B-A3B-Thinking", 12 * 2 * 2 * 256 * B * S),  # every 4th layer attends; the rest are gated DeltaNet
+    # 12 global (NoPE) layers hold every token, 36 chunked layers one chunk of 8192
+    ("Llama-4-Scout-17B-16E-Instruct.abridged", 12 * 2 * 8 * 128 * B * S + 36 * 2 * 8 * 128 * B * 8192),
     ("Phi-3-mini-4k-instruct", 32 * 2 * 32 * 96 * B * 2047),  # window 2047 on every layer
     ("Qwen2-0.5B", 24 * 2 * 2 * 64 * B * S),
     ("Qwen2-0.5B-Instruct", 24 * 2 * 2 * 64 * B * S),

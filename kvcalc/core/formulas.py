@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..models.model import FULL, MLA_KIND, NONE, RECURRENT, SLIDING, Model
+from ..models.model import CHUNKED, FULL, HYBRID, MLA_KIND, NONE, RECURRENT, SLIDING, Model
 from ..dtypes import DTYPES, KVDType, resolve
 from ..engines import DEFAULT_BLOCK_SIZE, Engine, get_engine
 from ..engines.exact import cdiv
@@ -192,15 +192,16 @@ def kv_cache(
         check_kv_heads(model, n_kv_heads)
     dtype = kv_dtype if isinstance(kv_dtype, KVDType) else resolve(kv_dtype, eng.serving_dtype(model))
     vtype = dtype if v_dtype is None else v_dtype if isinstance(v_dtype, KVDType) else resolve(v_dtype, eng.serving_dtype(model))
+    eng.admit(model)
     eng.check(model, dtype, vtype)
 
     kinds = eng.layer_kinds(model)
-    window = model.sliding_window
     groups = []
-    for kind in (SLIDING, FULL, MLA_KIND, NONE, RECURRENT):
-        count = kinds.count(kind)
+    for kind in (SLIDING, CHUNKED, FULL, MLA_KIND, NONE, RECURRENT):
+        count = kinds.count(kind) + (kinds.count(HYBRID) if kind == FULL else 0)  # H: a full layer's K/V too
         if not count:
             continue
+        window = model.attention_chunk_size if kind == CHUNKED else model.sliding_window
         shape = eng.shape(model, kind, n_kv_heads)
         k_data, k_scale = dtype.vector_bytes(shape.k_dim) if shape.k_heads else (0, 0)
         v_data, v_scale = vtype.vector_bytes(shape.v_dim) if shape.v_heads else (0, 0)
@@ -239,9 +240,9 @@ def kv_cache(
 
 
 def state_group(model: Model, engine: Engine) -> StateGroup | None:
-    """The Mamba layers' state per sequence under `engine` (None without Mamba layers). A
-    tensor of the model's own dtype takes model.dtype: the runtime's activations."""
-    count = model.layer_kinds.count(RECURRENT)
+    """The recurrent layers' state per sequence under `engine` (None without them). A tensor of
+    the model's own dtype takes the serving dtype: the runtime's activations."""
+    count = model.layer_kinds.count(RECURRENT) + model.layer_kinds.count(HYBRID)
     tensors = engine.state(model)
     if not count or not tensors:
         return None
@@ -277,7 +278,7 @@ def layout_kind(model: Model, n_kv_heads: int | None = None) -> str:
     'hybrid' where recurrent (Mamba) layers stand beside its attention. n_kv_heads: a rebuild."""
     if n_kv_heads is not None:
         return "MHA" if n_kv_heads == model.n_heads else "MQA" if n_kv_heads == 1 else "GQA"
-    return "hybrid" if RECURRENT in model.layer_kinds else attention_kind(model)
+    return "hybrid" if {RECURRENT, HYBRID} & set(model.layer_kinds) else attention_kind(model)
 
 
 def layout_name(model: Model, n_kv_heads: int) -> str:

@@ -3,9 +3,11 @@
 - full and MLA layers hold every token; a sliding layer the last min(seq, window);
 - a K/V layer caches K and V of n_kv_heads x head_dim per token; an MLA layer one latent of
   kv_lora_rank + qk_rope_head_dim elements;
-- a Mamba layer keeps, per sequence, the last d_conv - 1 inputs of its convolution (in the
-  model's dtype) and its SSM state of d_inner x d_state (in fp32, the precision the selective
-  scan accumulates in).
+- a chunked layer (Llama 4) the tokens of one chunk at most: min(seq, attention_chunk_size);
+- a recurrent layer keeps, per sequence, the last d_conv - 1 inputs of its convolution (in the
+  model's dtype) and its state of d_inner x d_state (in fp32, the precision the scan or the
+  delta rule accumulates in); a short convolution (LFM2) only the former, lightning attention
+  (MiniMax) only the latter; an H layer both a full layer's K/V and that state.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Optional
 
 from ..errors import InputError
-from ..models.model import FULL, LAYER_KINDS, MLA_KIND, NONE, RECURRENT, SLIDING, SSM, Model
+from ..models.model import CHUNKED, FULL, HYBRID, LAYER_KINDS, MLA_KIND, NONE, RECURRENT, SLIDING, SSM, STATE_KINDS, Model
 
 DEFAULT_BLOCK_SIZE = 16  # vLLM's --block-size on GPUs (FlashAttention)
 # The command-line flag of each engine option, for messages.
@@ -79,6 +81,10 @@ class Engine:
     pool_unit: ClassVar[str] = "blocks"  # what its pool is counted in: blocks (vLLM) | tokens (SGLang)
     shares_context: ClassVar[bool] = False  # --seq is one context shared by --parallel slots (llama.cpp)
     measure_runtime: ClassVar[Optional[str]] = None  # the runtime --measure can allocate through
+    # The layer letters and recurrent-state kinds this engine's rules cover (proven against its
+    # runtime); a model with any other is refused by name (unmodelled), never sized by a guess.
+    layer_letters: ClassVar[str] = "FSNMRCH"
+    state_kinds: ClassVar[tuple[str, ...]] = STATE_KINDS
     version: Optional[str] = None  # the runtime release asked for (None: no releases, or the newest)
     rules_version: Optional[str] = None  # the release whose rules apply (the era at or below version)
     warning: Optional[str] = field(default=None, compare=False)  # said on stderr after the answer
@@ -171,11 +177,34 @@ class Engine:
     def check(self, model: Model, k_dtype: object, v_dtype: object) -> None:
         """Refuse what the runtime refuses (nothing, by default)."""
 
+    def unmodelled(self, model: Model) -> Optional[str]:
+        """Why kvcalc cannot size `model` under this engine (a layer or state kind whose rules it
+        lacks for this runtime), in one line; None when it can."""
+        kinds = set(model.layer_kinds) - set(self.layer_letters)
+        if kinds:
+            kind = LAYER_KINDS[sorted(kinds)[0]]
+            return (f"{model.name}: kvcalc does not model {self.runtime}'s cache for {kind} layers "
+                    f"({model.family}){self._unmodelled_reason(kind)}")
+        if model.ssm is not None and model.ssm.kind not in self.state_kinds:
+            return (f"{model.name}: kvcalc does not model {self.runtime}'s state of {model.ssm.kind} layers "
+                    f"({model.family}){self._unmodelled_reason(model.ssm.kind)}")
+        return None
+
+    def _unmodelled_reason(self, kind: str) -> str:
+        """Why, where the engine knows (': ...'), else ''."""
+        return ""
+
+    def admit(self, model: Model) -> None:
+        """Raise InputError naming what is not modelled (see unmodelled)."""
+        why = self.unmodelled(model)
+        if why:
+            raise InputError(f"{why} (README: Families kvcalc refuses)")
+
     def tokens(self, kind: str, seq_len: int, window: Optional[int]) -> int:
         """Tokens one layer of `kind` holds for a sequence of seq_len tokens."""
         if kind in (NONE, RECURRENT):
             return 0
-        if kind == SLIDING:
+        if kind in (SLIDING, CHUNKED):  # window: the sliding window, or the chunk size
             assert window is not None  # guaranteed by Model's validator
             return min(seq_len, window)
         return seq_len
@@ -212,9 +241,9 @@ class Engine:
         return () if model.ssm is None else self.state_tensors(model.ssm)
 
     def state_tensors(self, s: SSM) -> tuple[StateTensor, ...]:
-        """A Mamba layer's state tensors, per sequence."""
-        return (StateTensor("conv", (s.conv_channels, s.d_conv - 1), None),
-                StateTensor("ssm", (s.d_inner, s.d_state), "fp32"))
+        """A recurrent layer's state tensors, per sequence."""
+        return tuple(t for t in (StateTensor("conv", (s.conv_channels, s.d_conv - 1), None) if s.d_conv > 1 else None,
+                                 StateTensor("ssm", (s.d_inner, s.d_state), "fp32") if s.d_state else None) if t)
 
 
-__all__ = ["Engine", "Shape", "StateTensor", "FULL"]
+__all__ = ["Engine", "Shape", "StateTensor", "FULL", "HYBRID"]

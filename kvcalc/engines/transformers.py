@@ -11,8 +11,15 @@ transformers 5.23.0 by conformance/transformers; source: transformers/cache_util
   decompressed per head (K of qk_nope + qk_rope, V of v_head_dim, for all n_heads).
 - Falcon with new_decoder_architecture caches K and V expanded to every query head,
   [B, n_heads, S, head_dim].
-- Mamba layers (Jamba, Nemotron-H): LinearAttentionLayer, a conv state of
-  [B, conv_channels, d_conv] in the activations' dtype and an SSM state in fp32.
+- Chunked layers (Llama 4): DynamicSlidingWindowLayer with the chunk as its window, so they
+  keep chunk - 1 tokens as sliding layers keep window - 1 (and pin the prefill the same way).
+- Recurrent layers (Jamba, Nemotron-H, Bamba, Granite 4.0-H, Falcon-H1, Zamba2, Mamba,
+  Mamba-2, Qwen3-Next): LinearAttentionLayer, a conv state of [B, conv_channels, d_conv] in the
+  activations' dtype and a state in fp32; LFM2's short convolution only the conv state, of
+  [B, hidden_size, conv_L_cache]; MiniMax's lightning layers (MiniMaxCache.linear_cache) one
+  [B, heads, head_dim, head_dim] in the activations' dtype. Falcon-H1's layers and Zamba2's
+  hybrid layers hold a full layer's K/V beside the state; layers that read another layer's KV
+  (Gemma 3n's last num_kv_shared_layers) hold nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Optional
 
-from ..models.model import SLIDING, SSM, Model
+from ..models.model import CHUNKED, FULL, HYBRID, RECURRENT, SLIDING, SSM, Model
 from .exact import Engine, Shape, StateTensor, rule
 from .releases import Era, Runtime
 
@@ -32,7 +39,7 @@ RUNTIME = Runtime("hf", "transformers", "release", checked=("4.57.6", "5.17.0", 
                   "kernels run (kvcalc refuses them)",
         "transformers/models/deepseek_v3/modeling_deepseek_v3.py DeepseekV3Attention.forward, "
         "models/jamba/modeling_jamba.py HybridMambaAttentionDynamicCache (4.57.6)",
-        {"mla_cache": "per_head", "lacks": ("nemotron_h",), "mamba_state": "unmodelled"}),
+        {"mla_cache": "per_head", "lacks": ("nemotron_h",), "mamba_state": "unmodelled", "families_2026": False}),
     Era("5.3.0", "nemotron_h arrives (its own cache, state in the model dtype: kvcalc refuses it until 5.5.0)",
         "transformers/models/nemotron_h (5.3.0)", {"lacks": ()}),
     Era("5.5.0", "Mamba layers in DynamicCache's LinearAttentionLayer: conv state in the activations' dtype, "
@@ -41,7 +48,17 @@ RUNTIME = Runtime("hf", "transformers", "release", checked=("4.57.6", "5.17.0", 
     Era("5.15.0", "DeepSeek-V2/V3 cache the MLA latent: K of kv_lora_rank, V of qk_rope_head_dim",
         "transformers/models/deepseek_v3/modeling_deepseek_v3.py (5.15.0); conformance/transformers (5.23.0)",
         {"mla_cache": "latent"}),
+    Era("5.23.0", "checked by kvcalc from here on: Llama 4's chunked layers as sliding windows of the chunk; "
+                  "Falcon-H1, Bamba, Granite 4.0-H, Zamba2, Mamba, Mamba-2 and Qwen3-Next's gated DeltaNet in "
+                  "LinearAttentionLayer; LFM2's short convolutions; MiniMax's lightning state (MiniMaxCache); Gemma 3n's "
+                  "shared-KV layers hold nothing (kvcalc refuses these families under older releases)",
+        "transformers/cache_utils.py DynamicCache, DynamicSlidingWindowLayer, LinearAttentionLayer; "
+        "models/minimax/modeling_minimax.py MiniMaxCache (5.23.0); conformance/transformers",
+        {"families_2026": True}),
 ))
+# Families whose caches kvcalc has checked from 5.23.0 only (the era above).
+NEW_FAMILIES = ("llama4_text", "qwen3_next", "falcon_h1", "bamba", "granitemoehybrid", "zamba2", "gemma3n_text",
+                "lfm2", "minimax", "mamba", "mamba2")
 
 
 @dataclass(frozen=True, eq=False)  # engines are compared by their fields nowhere; fewer generated methods at import
@@ -51,10 +68,11 @@ class Transformers(Engine):
     is_exact: ClassVar[bool] = False
     measure_runtime: ClassVar[Optional[str]] = "transformers"
     version: Optional[str] = TRANSFORMERS_VERSION
-    rules_version: Optional[str] = "5.15.0"
+    rules_version: Optional[str] = "5.23.0"
     mla_cache: str = rule("latent")  # latent (5.15 on) | per_head (before)
     lacks: tuple[str, ...] = rule(())  # model types the release does not know
     mamba_state: str = rule("linear_attention")  # linear_attention (5.5.0 on) | unmodelled (before)
+    families_2026: bool = rule(True)  # NEW_FAMILIES checked (5.23.0 on)
 
     @classmethod
     def runtime_of(cls, name: str) -> Runtime:
@@ -65,19 +83,19 @@ class Transformers(Engine):
                 f"default dtype='auto') and the cache takes the dtype of the keys and values")
 
     def tokens(self, kind: str, seq_len: int, window: Optional[int]) -> int:
-        if kind == SLIDING:
+        if kind in (SLIDING, CHUNKED):  # a chunk is a sliding window of the chunk's size
             assert window is not None
             return min(seq_len, window - 1)
         return super().tokens(kind, seq_len, window)
 
     def storage_tokens(self, kind: str, seq_len: int, window: Optional[int]) -> int:
-        if kind == SLIDING:  # the kept view sits on the last step's concatenation
+        if kind in (SLIDING, CHUNKED):  # the kept view sits on the last step's concatenation
             assert window is not None
             return min(seq_len, window)
         return super().storage_tokens(kind, seq_len, window)
 
     def peak_tokens(self, kind: str, seq_len: int, window: Optional[int]) -> int:
-        if kind == SLIDING:  # the view sits on the whole prefill until the next step
+        if kind in (SLIDING, CHUNKED):  # the view sits on the whole prefill until the next step
             return seq_len
         return super().peak_tokens(kind, seq_len, window)
 
@@ -95,17 +113,29 @@ class Transformers(Engine):
         return Shape("mla", 1, mla.kv_lora_rank, 1, mla.qk_rope_head_dim)
 
     def state_tensors(self, s: SSM) -> tuple[StateTensor, ...]:
+        if s.kind == "short_conv":
+            return (StateTensor("conv", (s.d_inner, s.d_conv), None),)
+        if s.kind == "lightning":  # no upcast: the activations' dtype
+            return (StateTensor("kv", (s.d_inner, s.d_state), None),)
         return (StateTensor("conv", (s.conv_channels, s.d_conv), None),
                 StateTensor("ssm", (s.d_inner, s.d_state), "fp32"))
 
+    def unmodelled(self, model: Model) -> Optional[str]:
+        if not self.families_2026 and model.family in NEW_FAMILIES:
+            return (f"{model.name}: kvcalc checked transformers' cache of {model.family} against 5.23.0 only, "
+                    f"not under {self.version} (`kvcalc engines` lists the eras)")
+        return super().unmodelled(model)
+
     def check(self, model: Model, k_dtype: object, v_dtype: object) -> None:
         from ..errors import InputError
-        from ..models.model import RECURRENT
 
+        if model.family in ("bamba", "granitemoehybrid") and not {FULL, HYBRID} & set(model.layer_kinds):
+            raise InputError(f"transformers {self.version} cannot run {model.name}: a Mamba-2 hybrid with no attention "
+                             f"layer fails in its cache (get_seq_length)")
         if model.family in self.lacks:
             raise InputError(f"transformers {self.version} has no {model.family} model: it came with a later release "
                              f"(`kvcalc engines` lists the eras)")
-        if self.mamba_state == "unmodelled" and RECURRENT in model.layer_kinds:
+        if self.mamba_state == "unmodelled" and {RECURRENT, HYBRID} & set(model.layer_kinds):
             raise InputError(f"transformers {self.version}: the Mamba state of {model.name} is kept in bf16 or fp32 by "
                              f"whether the mamba kernels run, which kvcalc does not model before transformers 5.5.0")
 

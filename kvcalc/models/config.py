@@ -111,19 +111,19 @@ class MoEConfig(_Strict):
 
 
 class SSMConfig(_Strict):
-    """A Mamba layer's state per sequence: conv of (d_inner + 2 x n_groups x d_state) x d_conv,
-    SSM of d_inner x d_state. Mamba-1 has n_groups 0; Mamba-2 at least 1."""
+    """A recurrent layer's state per sequence (see kvcalc.models.model.SSM): conv of
+    (d_inner + 2 x n_groups x d_state) x d_conv, state of d_inner x d_state."""
 
-    kind: Literal["mamba", "mamba2"]
+    kind: Literal["mamba", "mamba2", "gated_delta", "short_conv", "lightning"]
     d_inner: PosInt
-    d_state: PosInt
-    d_conv: PosInt
+    d_state: NonNegInt = 0
+    d_conv: NonNegInt = 0
     n_groups: NonNegInt = 0
     n_heads: Optional[PosInt] = None
 
     @model_validator(mode="after")
     def _groups(self) -> "SSMConfig":
-        problem = ssm_problem(self.kind, self.n_groups, self.d_inner, self.n_heads)
+        problem = ssm_problem(self.kind, self.n_groups, self.d_inner, self.n_heads, self.d_state, self.d_conv)
         if problem:
             raise _FieldError(*problem)
         return self
@@ -160,6 +160,7 @@ class ModelConfig(_Strict):
     dtype: Literal["fp32", "fp16", "bf16"]
     max_context: Optional[PosInt] = None  # unknown: no context warnings, and fit needs --max-model-len
     sliding_window: Optional[PosInt] = None
+    attention_chunk_size: Optional[PosInt] = None  # Llama 4's chunked (C) layers
     layer_pattern: Optional[str] = None
     mla: Optional[MLAConfig] = None
     moe: Optional[MoEConfig] = None
@@ -195,7 +196,8 @@ class ModelConfig(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> "ModelConfig":
         problem = consistency_problem(self.n_heads, self.n_kv_heads, self.n_layers, self.layer_pattern,
-                                      self.sliding_window is not None, self.mla is not None, self.ssm is not None)
+                                      self.sliding_window is not None, self.mla is not None, self.ssm is not None,
+                                      self.attention_chunk_size is not None)
         if problem:
             raise _FieldError(*problem)
         return self

@@ -48,19 +48,50 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                    "mamba_head_dim": 64, "n_groups": 8, "conv_kernel": 4},
     # gpt-oss's config.json has no torch_dtype; its attention and activations run in bf16.
     "gpt_oss": {"tie_word_embeddings": False, "torch_dtype": "bfloat16"},
+    # The families below hold chunked, recurrent or shared layers; each reads its layer layout
+    # as its transformers 5.23.0 config class derives it (_pattern) and its state dims (_ssm).
+    "llama4_text": {"tie_word_embeddings": False, "head_dim": 128, "attention_chunk_size": 8192,
+                    "no_rope_layer_interval": 4, "max_position_embeddings": 131072},
+    "qwen3_next": {"tie_word_embeddings": False, "head_dim": 256, "full_attention_interval": 4,
+                   "linear_conv_kernel_dim": 4, "linear_key_head_dim": 128, "linear_value_head_dim": 128,
+                   "linear_num_key_heads": 16, "linear_num_value_heads": 32},
+    "falcon_h1": {"tie_word_embeddings": False, "mamba_d_ssm": 1024, "mamba_n_heads": 128, "mamba_d_head": "auto",
+                  "mamba_n_groups": 1, "mamba_d_state": 256, "mamba_d_conv": 4, "mamba_expand": 2},
+    "bamba": {"tie_word_embeddings": False, "mamba_n_heads": 128, "mamba_d_head": "auto", "mamba_n_groups": 1,
+              "mamba_d_state": 256, "mamba_d_conv": 4, "mamba_expand": 2, "max_position_embeddings": 262144},
+    "granitemoehybrid": {"tie_word_embeddings": True, "mamba_n_heads": 128, "mamba_d_head": "auto", "mamba_n_groups": 1,
+                         "mamba_d_state": 256, "mamba_d_conv": 4, "mamba_expand": 2, "max_position_embeddings": 2048},
+    "zamba2": {"tie_word_embeddings": True, "mamba_d_state": 64, "mamba_d_conv": 4, "mamba_expand": 2,
+               "mamba_ngroups": 1, "n_mamba_heads": 8, "max_position_embeddings": 4096},
+    "gemma3n_text": {"tie_word_embeddings": True, "head_dim": 256, "sliding_window": 512, "num_kv_shared_layers": 15},
+    "lfm2": {"tie_word_embeddings": True, "conv_L_cache": 3, "max_position_embeddings": 128000},
+    "minimax": {"tie_word_embeddings": False},
+    "mamba": {"tie_word_embeddings": True, "state_size": 16, "conv_kernel": 4, "expand": 2},
+    "mamba2": {"tie_word_embeddings": False, "state_size": 128, "conv_kernel": 4, "expand": 2, "n_groups": 8,
+               "head_dim": 64},
 }
-FAMILY_ALIASES = {"RefinedWeb": "falcon", "RefinedWebModel": "falcon", "gemma3": "gemma3_text"}
+FAMILY_ALIASES = {"RefinedWeb": "falcon", "RefinedWebModel": "falcon", "gemma3": "gemma3_text", "llama4": "llama4_text",
+                  "gemma3n": "gemma3n_text", "falcon_mamba": "mamba"}
+# Families with no attention at all: the head counts are the recurrent layers', not attention's.
+RECURRENT_ONLY = {"mamba", "mamba2"}
 # The families kvcalc reads key by key (DEFAULTS) and those whose layers _pattern lays out; any
 # other model_type may hold layers that are not plain attention, and is marked unmapped.
 MAPPED = set(DEFAULTS) | {"starcoder2"}
 # Keys that change what a layer caches (chunked attention, KV shared across layers, linear or
 # recurrent layers and their patterns), by the families whose reading of them kvcalc has.
 CACHE_KEYS = {
-    "attention_chunk_size": (), "num_kv_shared_layers": (), "attn_type_list": (), "full_attention_interval": (),
-    "linear_num_key_heads": (), "conv_L_cache": (), "layers_block_type": ("nemotron_h",),
-    "hybrid_override_pattern": ("nemotron_h",), "ssm_state_size": ("nemotron_h",), "mamba_d_state": ("jamba",),
+    "attention_chunk_size": ("llama4_text",), "num_kv_shared_layers": ("gemma3n_text",), "attn_type_list": (),
+    "full_attention_interval": ("qwen3_next",), "linear_num_key_heads": ("qwen3_next",), "conv_L_cache": ("lfm2",),
+    "layers_block_type": ("nemotron_h", "zamba2", "granitemoehybrid"),
+    "hybrid_override_pattern": ("nemotron_h",), "ssm_state_size": ("nemotron_h",),
+    "mamba_d_state": ("jamba", "falcon_h1", "bamba", "granitemoehybrid", "zamba2"),
 }
-LAYER_TYPES = {"full_attention": "F", "sliding_attention": "S"}
+# transformers 5.23's layer type names (legacy names remapped as configuration_utils does).
+LAYER_TYPES = {"full_attention": "F", "sliding_attention": "S", "chunked_attention": "C", "linear_attention": "R",
+               "mamba": "R", "attention": "F", "conv": "R", "hybrid": "H"}
+# Which of those each family's layers can be (a name outside its set is refused by name).
+FAMILY_TYPES = {"llama4_text": "FC", "qwen3_next": "FR", "bamba": "FR", "granitemoehybrid": "FR", "zamba2": "RH",
+                "gemma3n_text": "FS", "lfm2": "FR", "minimax": "FR"}
 
 
 class _Reader:
@@ -129,11 +160,15 @@ def _pattern(r: _Reader, n_layers: int) -> tuple[str | None, int | None]:
         types = r.cfg["layer_types"]
         if not isinstance(types, list) or len(types) != n_layers:
             raise r.error("layer_types", f"expected a list of {n_layers} layer types")
-        unknown = sorted({repr(t) for t in types if not isinstance(t, str) or t not in LAYER_TYPES})
+        allowed = FAMILY_TYPES.get(f, "FS")
+        known = [t for t, letter in LAYER_TYPES.items() if letter in allowed]
+        unknown = sorted({repr(t) for t in types if not isinstance(t, str) or t not in known})
         if unknown:
-            raise r.error("layer_types", f"unknown layer type {unknown[0]} (known: {', '.join(LAYER_TYPES)})")
-        pattern = "".join(LAYER_TYPES[t] for t in types)
-        return pattern, (r.int("sliding_window") if "S" in pattern else None)
+            raise r.error("layer_types", f"unknown layer type {unknown[0]} for {f or 'this model'} (known: {', '.join(known)})")
+        return _shared(r, "".join(LAYER_TYPES[t] for t in types))
+    derived = _derived(r, n_layers)
+    if derived is not None:
+        return _shared(r, derived)
     if f in ("qwen2", "qwen2_moe", "qwen3", "qwen3_moe"):
         if not r.flag("use_sliding_window") or window is None:
             return None, None  # Qwen: use_sliding_window false means no window at all
@@ -154,14 +189,80 @@ def _pattern(r: _Reader, n_layers: int) -> tuple[str | None, int | None]:
         return "".join("F" if i == offset else "R" for i in range(period)), None  # the rest are Mamba
     if f == "nemotron_h":
         return _nemotron_pattern(r, n_layers), None
+    if f == "zamba2":
+        types = r.cfg.get("layers_block_type")
+        if types is None:
+            types = ZAMBA2_LAYERS
+        if not isinstance(types, list) or len(types) != n_layers or any(t not in ZAMBA2_TYPES for t in types):
+            raise r.error("layers_block_type", f"expected a list of {n_layers} of {', '.join(ZAMBA2_TYPES)}")
+        return "".join(ZAMBA2_TYPES[t] for t in types), None
     if f in ("mistral", "mixtral", "phi3", "starcoder2") and window is not None:
         return "S", r.int("sliding_window")  # one window on every layer
     return None, None
 
 
+def _derived(r: _Reader, n_layers: int) -> str | None:
+    """The layer letters a family's config class derives when config.json has no layer_types."""
+    f = r.family
+    if f == "llama4_text":  # no_rope_layers: 1 = a RoPE layer, chunked; 0 = a NoPE layer, global
+        flags = r.get("no_rope_layers", default=None)
+        if not flags:
+            interval = r.int("no_rope_layer_interval")
+            flags = [int((i + 1) % interval != 0) for i in range(n_layers)]
+        if not isinstance(flags, list) or len(flags) != n_layers or any(x not in (0, 1) for x in flags):
+            raise r.error("no_rope_layers", f"expected a list of {n_layers} flags (0 or 1)")
+        return "".join("C" if x else "F" for x in flags)
+    if f == "qwen3_next":
+        interval = r.int("full_attention_interval")
+        return "".join("R" if (i + 1) % interval else "F" for i in range(n_layers))
+    if f == "bamba":
+        idx = r.get("attn_layer_indices", default=None) or []
+        if not isinstance(idx, list) or any(isinstance(i, bool) or not isinstance(i, int) for i in idx):
+            raise r.error("attn_layer_indices", "expected a list of layer indices")
+        return "".join("F" if i in idx else "R" for i in range(n_layers))
+    if f == "granitemoehybrid":  # no layer_types: every layer Mamba
+        return "R" * n_layers
+    if f == "falcon_h1":  # every layer runs attention and Mamba-2 side by side
+        return "H" * n_layers
+    if f == "gemma3n_text":
+        return "".join("F" if (i + 1) % 5 == 0 else "S" for i in range(n_layers))
+    if f == "lfm2":
+        idx = r.get("full_attn_idxs", default=None)
+        if idx is None:
+            idx = list(range(n_layers))
+        if not isinstance(idx, list) or any(isinstance(i, bool) or not isinstance(i, int) for i in idx):
+            raise r.error("full_attn_idxs", "expected a list of layer indices")
+        return "".join("F" if i in idx else "R" for i in range(n_layers))
+    if f == "minimax":
+        if r.cfg.get("attn_type_list") is not None:  # the remote-code key, which transformers 5.23 ignores
+            raise r.error("attn_type_list", "the remote-code MiniMax layout: transformers' minimax ignores it (its "
+                                            "layers alternate unless layer_types is given) while vLLM reads it; "
+                                            "give layer_types (the -hf conversion) to size it")
+        return "".join("F" if (i + 1) % 2 else "R" for i in range(n_layers))
+    if f in RECURRENT_ONLY:
+        return "R" * n_layers
+    return None
+
+
+def _shared(r: _Reader, pattern: str) -> tuple[str, int | None]:
+    """(pattern, window): gemma3n's last num_kv_shared_layers layers read an earlier layer's KV
+    and hold none (N); the window where any layer slides."""
+    if r.family == "gemma3n_text":
+        shared = r.get("num_kv_shared_layers")
+        if isinstance(shared, bool) or not isinstance(shared, int) or not 0 <= shared < len(pattern):
+            raise r.error("num_kv_shared_layers", f"must be a whole number from 0 to {len(pattern) - 1}")
+        pattern = pattern[:len(pattern) - shared] + "N" * shared
+    return pattern, (r.int("sliding_window") if "S" in pattern else None)
+
+
+# Zamba2's layers_block_type names and its config class's default layout (54 layers).
+ZAMBA2_TYPES = {"mamba": "R", "linear_attention": "R", "hybrid": "H"}
+ZAMBA2_LAYERS = (["linear_attention"] + (["linear_attention"] * 5 + ["hybrid"]) * 7 + ["linear_attention"] * 4
+                 + ["hybrid"] + ["linear_attention"] * 3 + ["hybrid"] + ["linear_attention"] * 2)
+
 # Nemotron-H's layer letters (hybrid_override_pattern) and names (layers_block_type).
 NEMOTRON_LETTERS = {"M": "R", "*": "F", "-": "N", "E": "N"}
-NEMOTRON_TYPES = {"mamba": "R", "attention": "F", "mlp": "N", "moe": "N"}
+NEMOTRON_TYPES = {"mamba": "R", "attention": "F", "mlp": "N", "moe": "N", "linear_attention": "R", "full_attention": "F"}
 
 
 def _nemotron_pattern(r: _Reader, n_layers: int) -> str:
@@ -176,16 +277,46 @@ def _nemotron_pattern(r: _Reader, n_layers: int) -> str:
     return "".join(NEMOTRON_LETTERS[c] for c in hybrid)
 
 
-def _ssm(r: _Reader, hidden: int) -> dict[str, Any] | None:
-    """The Mamba state dims of a hybrid, as transformers' mixers derive them."""
-    if r.family == "jamba":  # JambaMambaMixer: intermediate = mamba_expand x hidden_size
+def _ssm(r: _Reader, hidden: int, n_heads: int, head_dim: int) -> dict[str, Any] | None:
+    """The recurrent layers' state dims, as each family's transformers mixer derives them."""
+    f = r.family
+    if f == "jamba":  # JambaMambaMixer: intermediate = mamba_expand x hidden_size
         return {"kind": "mamba", "d_inner": r.int("mamba_expand") * hidden, "d_state": r.int("mamba_d_state"),
                 "d_conv": r.int("mamba_d_conv")}
-    if r.family == "nemotron_h":  # NemotronHMamba2Mixer: intermediate = mamba_num_heads x mamba_head_dim
+    if f == "mamba":  # MambaMixer: intermediate = expand x hidden_size
+        return {"kind": "mamba", "d_inner": r.int("intermediate_size", default=r.int("expand") * hidden),
+                "d_state": r.int("state_size"), "d_conv": r.int("conv_kernel")}
+    if f == "nemotron_h":  # NemotronHMamba2Mixer: intermediate = mamba_num_heads x mamba_head_dim
         heads = r.int("mamba_num_heads")
         return {"kind": "mamba2", "d_inner": heads * r.int("mamba_head_dim"), "d_state": r.int("ssm_state_size"),
                 "d_conv": r.int("conv_kernel", "mamba_d_conv"), "n_groups": r.int("n_groups", "mamba_n_groups"),
                 "n_heads": heads}
+    if f == "mamba2":  # Mamba2Mixer: num_heads x head_dim
+        heads = r.int("num_heads")
+        return {"kind": "mamba2", "d_inner": heads * r.int("head_dim"), "d_state": r.int("state_size"),
+                "d_conv": r.int("conv_kernel"), "n_groups": r.int("n_groups"), "n_heads": heads}
+    if f in ("falcon_h1", "bamba", "granitemoehybrid"):  # intermediate = mamba_d_ssm or expand x hidden
+        inner = (r.int("mamba_d_ssm", default=None) if f == "falcon_h1" else None) or r.int("mamba_expand") * hidden
+        heads = r.int("mamba_n_heads")
+        d_head = r.get("mamba_d_head")
+        d_head = inner // heads if d_head == "auto" else r.int("mamba_d_head")
+        if heads * d_head != inner:
+            raise r.error("mamba_d_head", f"{heads} heads x {d_head} do not make the Mamba width {inner}")
+        return {"kind": "mamba2", "d_inner": inner, "d_state": r.int("mamba_d_state"), "d_conv": r.int("mamba_d_conv"),
+                "n_groups": r.int("mamba_n_groups"), "n_heads": heads}
+    if f == "zamba2":  # Zamba2MambaMixer: expand x hidden over n_mamba_heads
+        heads = r.int("n_mamba_heads")
+        return {"kind": "mamba2", "d_inner": r.int("mamba_expand") * hidden, "d_state": r.int("mamba_d_state"),
+                "d_conv": r.int("mamba_d_conv"), "n_groups": r.int("mamba_ngroups"), "n_heads": heads}
+    if f == "qwen3_next":  # Qwen3NextGatedDeltaNet: conv over q, k, v; state per value head of k x v
+        v_heads = r.int("linear_num_value_heads")
+        return {"kind": "gated_delta", "d_inner": v_heads * r.int("linear_value_head_dim"),
+                "d_state": r.int("linear_key_head_dim"), "d_conv": r.int("linear_conv_kernel_dim"),
+                "n_groups": r.int("linear_num_key_heads"), "n_heads": v_heads}
+    if f == "lfm2":  # Lfm2ShortConv: a window of conv_L_cache over hidden_size channels
+        return {"kind": "short_conv", "d_inner": hidden, "d_conv": r.int("conv_L_cache")}
+    if f == "minimax":  # MiniMaxLightningAttention: a head_dim x head_dim state per head
+        return {"kind": "lightning", "d_inner": n_heads * head_dim, "d_state": head_dim, "n_heads": n_heads}
     return None
 
 
@@ -266,27 +397,36 @@ def from_hf_dict(cfg: Any, origin: str, path: Path | None = None) -> Model:
 
     if family == "nemotron_h" and isinstance(cfg.get("layers_block_type"), list) and cfg["layers_block_type"]:
         n_layers = len(cfg["layers_block_type"])  # transformers 5: the list decides, num_hidden_layers is ignored
+    elif family == "nemotron_h" and cfg.get("num_hidden_layers") is None and isinstance(cfg.get("hybrid_override_pattern"), str):
+        n_layers = len(cfg["hybrid_override_pattern"]) or r.int("num_hidden_layers")  # the pattern's length
     else:
         n_layers = r.int("num_hidden_layers", "n_layer", "num_layers")
     if n_layers > MAX_LAYERS:  # bounded before any per-layer pattern is built
         raise r.error("num_hidden_layers", f"{n_layers:,} is beyond any model (at most {MAX_LAYERS:,})")
-    n_heads = r.int("num_attention_heads", "n_head", "num_heads")
+    # no attention in a pure Mamba: one nominal head of hidden_size, never cached
+    n_heads = 1 if family in RECURRENT_ONLY else r.int("num_attention_heads", "n_head", "num_heads")
     if n_heads > MAX_HEADS:
         raise r.error("num_attention_heads", f"{n_heads:,} is beyond any model (at most {MAX_HEADS:,})")
     hidden = r.int("hidden_size", "n_embd", "d_model")
-    n_kv = _kv_heads(r, n_heads)
+    n_kv = 1 if family in RECURRENT_ONLY else _kv_heads(r, n_heads)
     if n_heads % n_kv:
         raise r.error("num_key_value_heads", f"{n_kv} does not divide num_attention_heads {n_heads}")
     mla = _mla(r)
     if mla:
         head_dim = mla["qk_nope_head_dim"] + mla["qk_rope_head_dim"]
+    elif family == "zamba2":  # Zamba2Config: the shared attention runs on 2 x hidden_size
+        head_dim = 2 * hidden // n_heads
+    elif family in RECURRENT_ONLY:
+        head_dim = hidden
     elif r.get("head_dim", "attention_head_dim", default=None) is not None:
         head_dim = r.int("head_dim", "attention_head_dim")  # an explicit head_dim wins
     elif hidden % n_heads:
         raise r.error("head_dim", f"absent, and hidden_size {hidden} is not a multiple of {n_heads} heads")
     else:
         head_dim = hidden // n_heads
-    intermediate = r.int("intermediate_size", "n_inner", "ffn_hidden_size", default=4 * hidden)
+    if family == "gemma3n_text" and isinstance(cfg.get("intermediate_size"), list) and cfg["intermediate_size"]:
+        cfg["intermediate_size"] = cfg["intermediate_size"][0]  # one width per layer: kvcalc counts no gemma3n weights
+    intermediate = r.int("intermediate_size", "n_inner", "ffn_hidden_size", "block_ff_dim", default=4 * hidden)
     pattern, window = _pattern(r, n_layers)
     if mla:
         pattern = (pattern or "F").replace("F", "M")
@@ -328,8 +468,13 @@ def from_hf_dict(cfg: Any, origin: str, path: Path | None = None) -> Model:
     moe = _moe(r, n_layers, intermediate)
     if moe:
         data["moe"] = moe
-    if pattern and "R" in pattern:
-        data["ssm"] = _ssm(r, hidden)
+    if pattern and ("R" in pattern or "H" in pattern):
+        data["ssm"] = _ssm(r, hidden, n_heads, head_dim)
+    if pattern and "C" in pattern:
+        if "attention_chunk_size" in cfg and cfg["attention_chunk_size"] is None:
+            raise r.error("attention_chunk_size", "null while layers are chunked: transformers 5.23 cannot build "
+                                                  "such a cache, and vLLM and llama.cpp read no chunk")
+        data["attention_chunk_size"] = r.int("attention_chunk_size")
     qcfg = top.get("quantization_config", cfg.get("quantization_config"))
     if qcfg is not None:
         from .quantization import from_config

@@ -11,12 +11,19 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
 # Layer kinds in ``layer_pattern``: one letter a layer, the pattern repeating over n_layers.
-# R is a recurrent (Mamba) layer: a fixed state per sequence, no KV; N holds nothing (an MLP layer).
-FULL, SLIDING, NONE, MLA_KIND, RECURRENT = "F", "S", "N", "M", "R"
+# R is a recurrent layer (Mamba, gated DeltaNet, a short convolution, linear attention: the ssm
+# block says which): a fixed state per sequence, no KV; N holds nothing (an MLP layer, or a layer
+# that reads another layer's KV); C is chunked local attention (Llama 4: attention_chunk_size);
+# H holds both a full-attention KV and a recurrent state (Falcon-H1's parallel heads, Zamba2's
+# Mamba layers that run the shared attention block).
+FULL, SLIDING, NONE, MLA_KIND, RECURRENT, CHUNKED, HYBRID = "F", "S", "N", "M", "R", "C", "H"
 # Bounds checked before anything is built: each layer is a letter of layer_kinds, and every
 # divisor of n_heads is a layout to list; no model comes near.
 MAX_LAYERS, MAX_HEADS, MAX_INT = 100_000, 1_000_000, 10**15
-LAYER_KINDS = {FULL: "full", SLIDING: "sliding", NONE: "none", MLA_KIND: "mla", RECURRENT: "recurrent"}
+LAYER_KINDS = {FULL: "full", SLIDING: "sliding", NONE: "none", MLA_KIND: "mla", RECURRENT: "recurrent",
+               CHUNKED: "chunked", HYBRID: "hybrid"}
+# The recurrent layers' kinds of state (SSM.kind).
+STATE_KINDS = ("mamba", "mamba2", "gated_delta", "short_conv", "lightning")
 
 
 @dataclass(frozen=True)
@@ -49,21 +56,31 @@ class MLA:
 
 @dataclass(frozen=True)
 class SSM:
-    """The state of a Mamba (selective state-space) layer, per sequence: a convolution window
-    of d_conv columns over conv_channels, and an SSM state of d_inner x d_state elements.
-    Mamba-1 (Jamba) has n_groups 0; Mamba-2 (Nemotron-H) convolves B and C too, n_groups each."""
+    """The state a recurrent layer keeps per sequence, whatever the sequence's length.
 
-    kind: str  # mamba | mamba2
+    - mamba (Mamba-1, Jamba, Falcon-Mamba): a convolution window of d_conv columns over d_inner
+      channels, and an SSM state of d_inner x d_state; n_groups 0.
+    - mamba2 (Nemotron-H, Bamba, Falcon-H1, Granite 4.0-H, Zamba2): the convolution also runs
+      over B and C, n_groups x d_state channels each; d_inner = n_heads x head_dim.
+    - gated_delta (Qwen3-Next's gated DeltaNet): the same two tensors in the same terms:
+      d_inner = value heads x value head dim, d_state = key head dim, n_groups = key heads (the
+      convolution runs over q, k and v), n_heads = value heads.
+    - short_conv (LFM2): a convolution window of d_conv columns over d_inner (hidden_size)
+      channels only; d_state 0.
+    - lightning (MiniMax's linear attention): one state of d_inner x d_state per layer, n_heads
+      heads of d_state x d_state (d_inner = n_heads x d_state); d_conv 0."""
+
+    kind: str  # one of STATE_KINDS
     d_inner: int
-    d_state: int
-    d_conv: int
+    d_state: int = 0
+    d_conv: int = 0
     n_groups: int = 0
     n_heads: Optional[int] = None  # Mamba-2: d_inner = n_heads x head_dim
 
     @property
     def conv_channels(self) -> int:
-        """d_inner + 2 x n_groups x d_state (x, and Mamba-2's B and C)."""
-        return self.d_inner + 2 * self.n_groups * self.d_state
+        """d_inner + 2 x n_groups x d_state (x, and Mamba-2's B and C); 0 without a convolution."""
+        return self.d_inner + 2 * self.n_groups * self.d_state if self.d_conv else 0
 
     @property
     def state_elements(self) -> int:
@@ -131,6 +148,7 @@ class Model:
     family: str = "custom"
     tie_embeddings: bool = False
     sliding_window: Optional[int] = None
+    attention_chunk_size: Optional[int] = None  # chunked (C) layers attend within chunks of this many tokens
     layer_pattern: Optional[str] = None
     mla: Optional[MLA] = None
     moe: Optional[MoE] = None
@@ -174,7 +192,7 @@ class Model:
 SCHEMA_ORDER = (
     "name", "aliases", "hf_id", "source", "family", "n_layers", "n_heads", "n_kv_heads", "head_dim",
     "hidden_size", "intermediate_size", "vocab_size", "tie_embeddings", "dtype", "max_context",
-    "sliding_window", "layer_pattern", "mla", "moe", "ssm", "quantization", "notes", "unmapped",
+    "sliding_window", "attention_chunk_size", "layer_pattern", "mla", "moe", "ssm", "quantization", "notes", "unmapped",
 )
 
 

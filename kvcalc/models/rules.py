@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import MISSING, fields
 from typing import Any, Optional
 
-from .model import FULL, LAYER_KINDS, MAX_HEADS, MAX_INT, MAX_LAYERS, MLA, MLA_KIND, RECURRENT, SLIDING, SSM, Model, \
-    MoE, Quant, Source
+from .model import CHUNKED, FULL, HYBRID, LAYER_KINDS, MAX_HEADS, MAX_INT, MAX_LAYERS, MLA, MLA_KIND, RECURRENT, SLIDING, \
+    SSM, STATE_KINDS, Model, MoE, Quant, Source
 
 Problem = Optional[tuple[str, str]]
 
@@ -25,7 +25,8 @@ def name_problem(name: str) -> Optional[str]:
 def pattern_problem(pattern: str) -> Optional[str]:
     """A layer pattern (spaces already dropped): letters of LAYER_KINDS only, at least one."""
     if not pattern or set(pattern) - set(LAYER_KINDS):
-        return "letters must be F (full), S (sliding), M (MLA), R (recurrent: Mamba) or N (nothing cached)"
+        return ("letters must be F (full), S (sliding), C (chunked), M (MLA), R (recurrent), H (full attention and "
+                "a recurrent state) or N (nothing cached)")
     return None
 
 
@@ -36,7 +37,7 @@ def layer_kinds(n_layers: int, pattern: Optional[str], has_mla: bool) -> str:
 
 
 def consistency_problem(n_heads: int, n_kv_heads: int, n_layers: int, pattern: Optional[str], window: bool,
-                        mla: bool, ssm: bool) -> Problem:
+                        mla: bool, ssm: bool, chunk: bool = False) -> Problem:
     """The model-level rules: heads split evenly, each layer kind with the block it needs."""
     if n_heads % n_kv_heads:
         return ("n_kv_heads", f"{n_heads} query heads do not split evenly over {n_kv_heads} KV heads "
@@ -48,20 +49,35 @@ def consistency_problem(n_heads: int, n_kv_heads: int, n_layers: int, pattern: O
         return ("layer_pattern", "has sliding (S) layers but sliding_window is not set")
     if window and SLIDING not in kinds:
         return ("sliding_window", "is set but no layer is sliding (add S to layer_pattern)")
+    if CHUNKED in kinds and not chunk:
+        return ("layer_pattern", "has chunked (C) layers but attention_chunk_size is not set")
+    if chunk and CHUNKED not in kinds:
+        return ("attention_chunk_size", "is set but no layer is chunked (add C to layer_pattern)")
     if MLA_KIND in kinds and not mla:
         return ("layer_pattern", "has MLA (M) layers but the mla block is missing")
-    if RECURRENT in kinds and not ssm:
-        return ("layer_pattern", "has recurrent (R) layers but the ssm block is missing")
-    if ssm and RECURRENT not in kinds:
-        return ("ssm", "is set but no layer is recurrent (add R to layer_pattern)")
+    if kinds & {RECURRENT, HYBRID} and not ssm:
+        return ("layer_pattern", "has recurrent (R or H) layers but the ssm block is missing")
+    if ssm and not kinds & {RECURRENT, HYBRID}:
+        return ("ssm", "is set but no layer is recurrent (add R or H to layer_pattern)")
     return None
 
 
-def ssm_problem(kind: str, n_groups: int, d_inner: int, n_heads: Optional[int]) -> Problem:
-    if kind == "mamba2" and n_groups < 1:
-        return ("n_groups", "Mamba-2 needs n_groups >= 1")
-    if kind == "mamba" and n_groups:
-        return ("n_groups", "Mamba-1 has no groups (0)")
+def ssm_problem(kind: str, n_groups: int, d_inner: int, n_heads: Optional[int], d_state: int = 1,
+                d_conv: int = 1) -> Problem:
+    if kind not in STATE_KINDS:
+        return ("kind", f"must be one of {', '.join(STATE_KINDS)}, got {kind!r}"[:200])
+    if kind in ("mamba2", "gated_delta") and n_groups < 1:
+        return ("n_groups", f"{kind} needs n_groups >= 1")
+    if kind in ("mamba", "short_conv", "lightning") and n_groups:
+        return ("n_groups", f"{kind} has no groups (0)")
+    if kind == "short_conv" and d_state:
+        return ("d_state", "a short convolution keeps no SSM state (0)")
+    if kind == "lightning" and d_conv:
+        return ("d_conv", "lightning attention has no convolution (0)")
+    if kind != "short_conv" and not d_state:
+        return ("d_state", f"{kind} needs d_state >= 1")
+    if kind != "lightning" and not d_conv:
+        return ("d_conv", f"{kind} needs d_conv >= 1")
     if n_heads is not None and d_inner % n_heads:
         return ("n_heads", f"{n_heads} heads do not divide d_inner {d_inner}")
     return None

@@ -34,10 +34,10 @@ def trusted_model(data: Any) -> Optional[Model]:
     if pattern is not None and (" " in pattern or pattern_problem(pattern)):
         return None
     if consistency_problem(data["n_heads"], data["n_kv_heads"], data["n_layers"], pattern, "sliding_window" in data,
-                           "mla" in data, "ssm" in data):
+                           "mla" in data, "ssm" in data, "attention_chunk_size" in data):
         return None
     ssm = data.get("ssm")
-    if ssm is not None and (ssm["kind"] not in ("mamba", "mamba2")
-                            or ssm_problem(ssm["kind"], ssm.get("n_groups", 0), ssm["d_inner"], ssm.get("n_heads"))):
+    if ssm is not None and ssm_problem(ssm["kind"], ssm.get("n_groups", 0), ssm["d_inner"], ssm.get("n_heads"),
+                                       ssm.get("d_state", 0), ssm.get("d_conv", 0)):
         return None
     return from_dict({**data, "dtype": dtype})
