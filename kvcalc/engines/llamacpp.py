@@ -34,12 +34,15 @@ from dataclasses import dataclass, fields as dataclass_fields
 from typing import Any, ClassVar, Optional
 
 from ..errors import InputError
-from ..models.model import FULL, MLA_KIND, RECURRENT, SLIDING, SSM, Model
+from ..models.model import CHUNKED, FULL, HYBRID, MLA_KIND, NONE, RECURRENT, SLIDING, SSM, Model
 from .exact import Engine, Shape, StateTensor, rule
 from .releases import Era, Runtime
 
 CELL_PAD = 256
-SWA_FAMILIES = ("gemma2", "gemma3_text", "gpt_oss")  # llama.cpp's SWA architectures among kvcalc's
+# llama.cpp's SWA architectures among kvcalc's (llama4's chunked layers are SWA of type CHUNKED)
+SWA_FAMILIES = ("gemma2", "gemma3_text", "gpt_oss", "gemma3n_text", "cohere2", "olmo2", "lfm2")
+LLAMA4_CHUNK = 8192  # src/models/llama4.cpp: n_swa = 8192 whatever the GGUF says
+GEMMA3N_KV_LAYERS = 20  # llama_hparams::n_layer_kv_from_start for gemma3n, hard-coded
 FLASH_ATTN = ("auto", "on", "off")
 _PR = "https://github.com/ggml-org/llama.cpp/pull/"
 
@@ -137,6 +140,7 @@ class LlamaCpp(Engine):
     is_exact: ClassVar[bool] = False
     plans_capacity: ClassVar[bool] = False
     shares_context: ClassVar[bool] = True
+    state_kinds: ClassVar[tuple[str, ...]] = ("mamba", "mamba2", "gated_delta", "short_conv")  # no lightning
     name: str = "llama.cpp"  # type: ignore[misc]  # or llama-cpp-python: the C API's defaults
     version: Optional[str] = "b11312"
     rules_version: Optional[str] = "b7832"
@@ -218,7 +222,7 @@ class LlamaCpp(Engine):
             unequal = per_head and model.mla.qk_nope_head_dim + model.mla.qk_rope_head_dim != model.mla.v_head_dim
             if (self.fa_needs_equal_heads and unequal) or (self.fa_off_mla and not per_head):
                 eng = replace(eng, flash_attn="off")
-        if not self.hybrid_split and RECURRENT in model.layer_kinds:
+        if not self.hybrid_split and {RECURRENT, HYBRID} & set(model.layer_kinds):
             eng = replace(eng, whole_ctx=True)
         return eng
 
@@ -253,13 +257,20 @@ class LlamaCpp(Engine):
         return min(base, pad(want, self.padding))
 
     def layer_kinds(self, model: Model) -> str:
-        """llama.cpp runs sliding windows only for some architectures; other windows are full."""
+        """llama.cpp runs sliding windows only for some architectures; other windows are full.
+        gemma3n: the first 20 layers own a cache (pattern 5), the rest reuse one."""
+        kinds = model.layer_kinds
+        if model.family == "gemma3n_text":
+            kinds = "".join(NONE if i >= GEMMA3N_KV_LAYERS else k if k != NONE else SLIDING if i % 5 < 4 else FULL
+                            for i, k in enumerate(kinds))
         if model.family in SWA_FAMILIES:
-            return model.layer_kinds
-        return model.layer_kinds.replace(SLIDING, FULL)
+            return kinds
+        return kinds.replace(SLIDING, FULL)
 
     def tokens(self, kind: str, seq_len: int, window: Optional[int]) -> int:
         """Cells of all streams: `seq_len` is n_ctx (-c), shared by the --parallel sequences."""
+        if kind == CHUNKED:  # an SWA cache of llama4's fixed chunk
+            return self.swa_cells_per_stream(seq_len, LLAMA4_CHUNK) * self.streams()
         if kind == SLIDING:
             assert window is not None
             return self.swa_cells_per_stream(seq_len, window) * self.streams()
@@ -303,7 +314,7 @@ class LlamaCpp(Engine):
             raise InputError(f"llama.cpp: a quantized V cache ({v_dtype.name}) requires flash attention "
                              f"(--flash-attn on or auto)")
         kinds = self.layer_kinds(model)
-        if RECURRENT in kinds or model.mla is not None:
+        if {RECURRENT, HYBRID} & set(kinds) or model.mla is not None:
             return
         for dt, which in ((k_dtype, "K"), (v_dtype, "V")):
             if dt.group_size and model.head_dim % dt.group_size:
@@ -329,9 +340,9 @@ def log_document(c: Any, eng: "LlamaCpp") -> dict[str, Any]:
     streams = eng.streams()
     k_name, v_name = ggml_name(c.kv_dtype), ggml_name(c.v_dtype or c.kv_dtype)
     prefix, shape = eng.log.split(": ")
-    caches = [("full", "mla"), ("sliding",)] if shape != "KV self" else [("full", "mla", "sliding")]
+    caches = [("full", "mla"), ("sliding", "chunked")] if shape != "KV self" else [("full", "mla", "sliding", "chunked")]
     lines, cells, swa_cells = [], 0, 0
-    iswa = len(caches) > 1 and any(g.kind == "sliding" for g in c.groups)
+    iswa = len(caches) > 1 and any(g.kind in ("sliding", "chunked") for g in c.groups)
     for kinds in caches:  # the SWA cache second
         groups = [g for g in c.groups if g.kind in kinds]
         if groups:

@@ -86,6 +86,8 @@ class Sglang(Engine):
     is_exact: ClassVar[bool] = False
     sizes_pool: ClassVar[bool] = True
     pool_unit: ClassVar[str] = "tokens"  # fit --kv-memory sizes a token pool (vLLM's: blocks)
+    layer_letters: ClassVar[str] = "FSNMR"  # chunked (C) and attention-with-state (H) layers: not modelled
+    state_kinds: ClassVar[tuple[str, ...]] = ("mamba", "mamba2")
     version: Optional[str] = "0.5.23"
     rules_version: Optional[str] = "0.5.13"
     block_size: int = 1  # type: ignore[assignment]  # SGLang's --page-size (1 on CUDA by default)

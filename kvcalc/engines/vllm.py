@@ -109,6 +109,8 @@ class Vllm(Engine):
     is_exact: ClassVar[bool] = False
     sizes_pool: ClassVar[bool] = True
     measure_runtime: ClassVar[Optional[str]] = "vllm"
+    layer_letters: ClassVar[str] = "FSNMR"  # chunked (C) and attention-with-state (H) layers: not modelled
+    state_kinds: ClassVar[tuple[str, ...]] = ("mamba", "mamba2")
     version: Optional[str] = VLLM_VERSION
     rules_version: Optional[str] = "0.30.0"
     block_size: int = DEFAULT_BLOCK_SIZE  # type: ignore[assignment]  # a field here, a property on Engine

@@ -19,10 +19,21 @@ ARCHS = {
     "llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3", "qwen3moe": "qwen3_moe", "gemma2": "gemma2",
     "gemma3": "gemma3_text", "phi3": "phi3", "falcon": "falcon", "deepseek2": "deepseek_v3", "gpt-oss": "gpt_oss",
     "jamba": "jamba", "nemotron_h": "nemotron_h", "mistral3": "mistral",
+    "llama4": "llama4_text", "gemma3n": "gemma3n_text", "lfm2": "lfm2", "mamba": "mamba", "mamba2": "mamba2",
+    "granitehybrid": "granitemoehybrid", "falcon-h1": "falcon_h1", "qwen3next": "qwen3_next",
+    "cohere2": "cohere2", "command-r": "cohere", "olmo2": "olmo2", "starcoder2": "starcoder2",
 }
-# llama.cpp's default sliding-window patterns (every n-th layer full) and windows, per architecture.
-SWA_PATTERN = {"gemma2": 2, "gemma3": 6, "gpt-oss": 2}
-SWA_DEFAULT = {"gemma2": 4096}
+# llama.cpp's default sliding-window patterns (every n-th layer full) and windows, per architecture
+# (llama_model_<arch>::load_arch_hparams, load_swa_pattern). llama4's layers are chunked, of a chunk
+# of 8192 whatever the file says, unless its sliding_window key is 0 (src/models/llama4.cpp).
+LLAMA4_CHUNK = 8192
+# lfm2 with a window: every attention layer slides (pattern 0).
+SWA_PATTERN = {"gemma2": 2, "gemma3": 6, "gpt-oss": 2, "llama4": 4, "gemma3n": 5, "cohere2": 4, "olmo2": 4, "lfm2": 0}
+SWA_DEFAULT = {"gemma2": 4096, "llama4": LLAMA4_CHUNK, "olmo2": 0, "lfm2": 0}
+# Architectures whose recurrent layers are those with no KV heads (nemotron_h: and no MLP either).
+RECURRENT_WHERE_NO_KV = ("jamba", "granitehybrid", "lfm2", "nemotron_h")
+# gemma3n: only the first 20 layers own a cache (llama_hparams::n_layer_kv_from_start, hard-coded).
+GEMMA3N_KV_LAYERS = 20
 
 
 MISSING = object()  # what a metadata lookup returns for a key that is not there
@@ -75,6 +86,8 @@ def _swa_layers(m: _Meta, n_layers: int) -> tuple[list[bool], int | None]:
     window = m.arch_key("attention.sliding_window", SWA_DEFAULT.get(m.arch, 0))
     if not window:
         return [False] * n_layers, None
+    if m.arch == "llama4":
+        window = LLAMA4_CHUNK
     pattern = m.arch_key("attention.sliding_window_pattern", SWA_PATTERN[m.arch])
     if isinstance(pattern, list):  # one flag a layer
         return [bool(p) for p in pattern][:n_layers], int(window)
@@ -110,6 +123,9 @@ def model_from_metadata(lookup: Callable[[str], Any], origin: str, stem: str,
 
     m = _Meta(lookup, origin)
     family = ARCHS.get(m.arch)
+    if m.arch == "minicpm3":
+        raise ConfigError(f"{origin}: GGUF architecture 'minicpm3': llama.cpp caches its K of key_length and V of "
+                          f"value_length per head, two head sizes, which kvcalc's schema does not hold")
     if family is None and not allow_unmapped:
         raise ConfigError(f"{origin}: GGUF architecture {m.arch!r} has no kvcalc mapping (known: {', '.join(ARCHS)})")
     from .model import MAX_LAYERS
@@ -117,7 +133,8 @@ def model_from_metadata(lookup: Callable[[str], Any], origin: str, stem: str,
     n_layers = int(m.arch_key("block_count"))
     if not 0 < n_layers <= MAX_LAYERS:
         raise ConfigError(f"{origin}: GGUF key {m.arch}.block_count is {n_layers:,} (at most {MAX_LAYERS:,})")
-    heads = m.per_layer("attention.head_count", n_layers)
+    pure = m.arch in ("mamba", "mamba2")  # no attention at all
+    heads = m.per_layer("attention.head_count", n_layers, 0 if pure else ConfigError)
     kv = m.per_layer("attention.head_count_kv", n_layers, max(heads))
     n_heads = max(heads)
     hidden = int(m.arch_key("embedding_length"))
@@ -141,25 +158,26 @@ def model_from_metadata(lookup: Callable[[str], Any], origin: str, stem: str,
             mla["q_lora_rank"] = int(q_rank)
         key_len = k_mla
         kv = [n_heads if h else 0 for h in kv]  # llama.cpp's 1 KV head is the latent; kvcalc keeps n_heads
-    ssm = None
-    if m.arch in ("jamba", "nemotron_h"):
-        d_inner, d_state = int(m.arch_key("ssm.inner_size")), int(m.arch_key("ssm.state_size"))
-        groups = int(m.arch_key("ssm.group_count", 0))
-        ssm = {"kind": "mamba2" if groups else "mamba", "d_inner": d_inner, "d_state": d_state,
-               "d_conv": int(m.arch_key("ssm.conv_kernel")), "n_groups": groups}
+    ssm = _ssm(m, hidden)
+    recurrent = _recurrent_layers(m, n_layers, kv, ff)
     letters = []
     for i in range(n_layers):
-        if kv[i] == 0:  # no attention: recurrent (Mamba) where the model has an SSM, unless an MLP layer
-            recurrent = ssm is not None and (m.arch != "nemotron_h" or ff[i] == 0)
-            letters.append("R" if recurrent else "N")
+        if m.arch == "falcon-h1":
+            letters.append("H")  # attention and Mamba-2 side by side in every layer
+        elif recurrent[i]:
+            letters.append("R")
+        elif kv[i] == 0 or (m.arch == "gemma3n" and i >= GEMMA3N_KV_LAYERS):
+            letters.append("N")  # an MLP layer, or gemma3n's layers that reuse an earlier layer's KV
         else:
-            letters.append("M" if mla else "S" if swa[i] else "F")
-    attn = [h for h in kv if h]
-    if not attn:
+            letters.append("M" if mla else ("C" if m.arch == "llama4" else "S") if swa[i] else "F")
+    attn = [h for h, letter in zip(kv, letters) if letter not in "RN"]
+    if not attn and not pure:
         raise ConfigError(f"{origin}: GGUF {m.arch} model has no attention layer; kvcalc needs at least one")
     if len(set(attn)) > 1:
         raise ConfigError(f"{origin}: {m.arch}.attention.head_count_kv varies between attention layers "
                           f"({sorted(set(attn))}); kvcalc's schema has one KV-head count")
+    if pure:  # one nominal head of the width, never cached (as kvcalc reads a Mamba config.json)
+        n_heads, attn, key_len = 1, [1], hidden
     vocab = int(m.arch_key("vocab_size", 0))
     if not vocab:
         tokens = m.get("tokenizer.ggml.tokens", None)
@@ -187,11 +205,47 @@ def model_from_metadata(lookup: Callable[[str], Any], origin: str, stem: str,
         data["layer_pattern"] = pattern
     if "S" in pattern:
         data["sliding_window"] = window
+    if "C" in pattern:
+        data["attention_chunk_size"] = window
     if mla:
         data["mla"] = mla
-    if ssm:
+    if ssm and ("R" in pattern or "H" in pattern):
         data["ssm"] = ssm
     return validate(data, origin)
+
+
+def _ssm(m: _Meta, hidden: int) -> Optional[dict[str, Any]]:
+    """The recurrent layers' state dims as llama.cpp's loader reads them (ssm.group_count only
+    where the architecture reads it: not for mamba or jamba)."""
+    if m.arch == "lfm2":  # a short convolution over n_embd channels
+        return {"kind": "short_conv", "d_inner": hidden, "d_conv": int(m.arch_key("shortconv.l_cache"))}
+    if m.arch not in ("jamba", "mamba", "mamba2", "granitehybrid", "falcon-h1", "nemotron_h", "qwen3next"):
+        return None
+    dims = {"d_inner": int(m.arch_key("ssm.inner_size")), "d_state": int(m.arch_key("ssm.state_size")),
+            "d_conv": int(m.arch_key("ssm.conv_kernel"))}
+    if m.arch in ("jamba", "mamba"):
+        return {"kind": "mamba", **dims}
+    # qwen3next: d_inner = value heads x head_v, d_state = head_k, groups = key heads (the gated DeltaNet)
+    return {"kind": "gated_delta" if m.arch == "qwen3next" else "mamba2", **dims,
+            "n_groups": int(m.arch_key("ssm.group_count"))}
+
+
+def _recurrent_layers(m: _Meta, n_layers: int, kv: list[int], ff: list[int]) -> list[bool]:
+    """Which layers llama.cpp runs as recurrent (src/llama-model.cpp, the hybrid layer filters)."""
+    if m.arch in ("mamba", "mamba2"):
+        return [True] * n_layers
+    if m.arch in RECURRENT_WHERE_NO_KV:
+        return [kv[i] == 0 and (m.arch != "nemotron_h" or ff[i] == 0) for i in range(n_layers)]
+    if m.arch == "qwen3next":
+        flags = m.arch_key("attention.recurrent_layers", None)
+        if isinstance(flags, list):
+            if len(flags) != n_layers:
+                raise ConfigError(f"{m.origin}: GGUF key qwen3next.attention.recurrent_layers has {len(flags)} values "
+                                  f"for {n_layers} layers")
+            return [bool(f) for f in flags]
+        interval = int(m.arch_key("full_attention_interval", 4))
+        return [(i + 1) % interval != 0 for i in range(n_layers)]
+    return [False] * n_layers
 
 
 def _embedding_rows(reader: Any) -> int:

@@ -1,0 +1,68 @@
+"""Conformance for the architectures of families.py: llama.cpp creates contexts for each tiny GGUF
+over n_ctx, sequence slots (unified and not), K/V types and flash attention, and its own log lines
+(the KV caches, full then SWA/chunked, and the recurrent state: cells exact, MiB to 0.01) must be
+kvcalc's for `--engine llama.cpp`, read through kvcalc's GGUF reader. minicpm3 (K and V of two head
+sizes) kvcalc refuses by name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kvcalc.errors import ConfigError
+from kvcalc.models.gguf import load_gguf
+
+from .families import CASES, write
+from .test_llamacpp import L, LOG, _kvcalc_lines, _llama_cpp_lines
+
+LIVE = [name for name in CASES if name != "minicpm3"]
+N_CTX = (1000, 4096, 20000)
+SLOTS = ((1, False), (3, False), (4, True), (64, False))
+TYPES = (("f16", "f16", "on"), ("f16", "f16", "off"), ("q8_0", "q8_0", "on"), ("q8_0", "f16", "auto"))
+GRID = [(a, n, s, t) for a in LIVE for n in N_CTX for s in SLOTS for t in TYPES
+        if s[0] < 64 or (n == 20000 and t[2] == "on")]  # 64 slots: the recurrent state's scale, once
+
+
+@pytest.fixture(scope="module")
+def ggufs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("gguf-families")
+    out = {}
+    for name in CASES:
+        path = write(name, Path(folder) / f"{name}.gguf")
+        LOG.clear()
+        model = L.llama_model_load_from_file(str(path).encode(), L.llama_model_default_params())
+        assert model, "".join(LOG[-5:])
+        out[name] = (path, model)
+    yield out
+    for _, model in out.values():
+        L.llama_model_free(model)
+
+
+def _id(case) -> str:
+    a, n, (slots, unified), (k, v, fa) = case
+    return f"{a}-c{n}-np{slots}{'u' if unified else ''}-{k}-{v}-fa{fa}"
+
+
+@pytest.mark.parametrize("case", GRID, ids=[_id(c) for c in GRID])
+def test_llama_cpp_allocates_what_kvcalc_says(ggufs, case):
+    a, n_ctx, (slots, unified), (k, v, fa) = case
+    path, model = ggufs[a]
+    got = _llama_cpp_lines(model, n_ctx, slots, unified, k, v, fa, False)
+    want = _kvcalc_lines(path, n_ctx, slots, unified, k, v, fa, False)
+    assert got and want == got
+
+
+@pytest.mark.parametrize("name", ["llama4", "gemma3n", "cohere2", "lfm2-swa", "olmo2-swa"])
+def test_swa_full(ggufs, name):
+    path, model = ggufs[name]
+    got = _llama_cpp_lines(model, 4096, 2, False, "f16", "f16", "on", True)
+    assert got == _kvcalc_lines(path, 4096, 2, False, "f16", "f16", "on", True)
+
+
+def test_minicpm3_is_refused_by_name_where_llama_cpp_caches_two_head_sizes(ggufs):
+    path, model = ggufs["minicpm3"]
+    assert _llama_cpp_lines(model, 4096, 1, False, "f16", "f16", "on", False)  # llama.cpp runs it
+    with pytest.raises(ConfigError, match="minicpm3"):
+        load_gguf(path)
