@@ -182,7 +182,10 @@ def test_mha_over_gqa_is_the_group_ratio(m, seq):
 def test_fp8_is_half_of_bf16_and_k_plus_v_is_total(m, seq, engine):
     bf16 = kv_cache(m, seq, kv_dtype="bf16", engine=engine)
     fp8 = kv_cache(m, seq, kv_dtype="fp8", engine=engine)
-    assert 2 * fp8.total_bytes == bf16.total_bytes
+    if engine == "vllm" and m.ssm is not None:  # vLLM grows a hybrid's blocks to hold a state page: per token
+        assert 2 * fp8.bytes_per_token == bf16.bytes_per_token and fp8.block_size >= bf16.block_size
+    else:
+        assert 2 * fp8.total_bytes == bf16.total_bytes
     assert bf16.k_bytes + bf16.v_bytes == bf16.total_bytes
 
 

@@ -194,6 +194,7 @@ def kv_cache(
     vtype = dtype if v_dtype is None else v_dtype if isinstance(v_dtype, KVDType) else resolve(v_dtype, eng.serving_dtype(model))
     eng.admit(model)
     eng.check(model, dtype, vtype)
+    eng = eng.for_dtype(model, dtype, n_kv_heads=n_kv_heads)
 
     kinds = eng.layer_kinds(model)
     groups = []

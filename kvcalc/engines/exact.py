@@ -149,6 +149,10 @@ class Engine:
         """This engine as its runtime runs `model` (a runtime may force a setting off for it)."""
         return self
 
+    def for_dtype(self, model: Model, dtype: Any, tp: int = 1, n_kv_heads: Optional[int] = None) -> "Engine":
+        """This engine once the cache's dtype is known (vLLM sizes a hybrid's blocks by it)."""
+        return self
+
     def notes(self, model: Model, cache: Any, exact: Any) -> list[str]:
         """Why this engine's cache differs from the exact one, rule by rule (none for exact)."""
         return []

@@ -18,8 +18,10 @@ SlidingWindowSpec), or one latent of kv_lora_rank + qk_rope_head_dim (MLAAttenti
   int(concurrency x max_model_len).
 - Tensor parallelism splits KV heads: max(1, n_kv_heads // tp) per GPU; an MLA latent is whole
   on every GPU.
-- Mamba layers keep (d_conv - 1) x conv_channels and d_inner x d_state, both in the model's
-  dtype (mamba_cache_dtype / mamba_ssm_cache_dtype "auto").
+- Chunked layers (Llama 4) hold the chunk plus the tokens in flight: cdiv(min(chunk + in flight,
+  max_model_len), block) blocks (ChunkedLocalAttentionSpec).
+- Recurrent layers (Mamba, Mamba-2, gated DeltaNet, short convolutions) and the hybrid block size:
+  kvcalc.engines.vllm_hybrid.
 - "auto" dtypes: the config's, but an fp32 checkpoint is served in bf16.
 """
 
@@ -28,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Optional
 
-from ..models.model import FULL, MLA_KIND, SLIDING, SSM, Model
+from ..models.model import CHUNKED, FULL, HYBRID, MLA_KIND, NONE, RECURRENT, SLIDING, SSM, Model
 from .exact import DEFAULT_BLOCK_SIZE
 from .exact import Engine, StateTensor, cdiv, rule
 from .releases import Era, Runtime
@@ -47,7 +49,7 @@ RUNTIME = Runtime("vllm", "vLLM", "release", checked=("0.8.5", "0.10.1.1", "0.32
                  "x block_size; maximum concurrency = that / max_model_len; an fp32 checkpoint is served in fp16. "
                  "(Where 0.8-0.10 fall back to the V0 engine, kvcalc does not model it.)",
         f"{_KCU} get_kv_cache_config, vllm/config.py _get_and_verify_dtype (0.8.5)",
-        {"hybrid": False, "concurrency_rule": "tokens", "tokens_rule": "blocks", "fp32_dtype": "fp16",
+        {"hybrid": False, "concurrency_rule": "tokens", "tokens_rule": "blocks", "fp32_dtype": "fp16", "families_2026": False,
          "grouping": "chunks", "grouping_ratio": 0.0, "null_block": False, "sliding_reserve": "batched",
          "max_concurrent_batches": 1, "default_utilization": 0.9, "large_gpu": "70", "graph_memory": "none",
          "non_kv": "peak", "sampler": "sort", "non_torch_gib": (0.13, 0.55)}),
@@ -99,6 +101,13 @@ RUNTIME = Runtime("vllm", "vLLM", "release", checked=("0.8.5", "0.10.1.1", "0.32
         {"null_block": True, "sampler": "mrv2"}),
     Era("0.30.0", "the log line names the pool's device: GPU KV cache size (CPU on CPU)",
         f"{_KCU} (0.30.0)", {}),
+    Era("0.32.0", "checked by kvcalc from here on: Llama 4's chunked layers (chunk + tokens in flight); Mamba, "
+                  "Mamba-2, gated DeltaNet and short-convolution states padded to the attention page, the hybrid's "
+                  "attention block grown to hold a state page, 2-3 state blocks a request (kvcalc refuses chunked "
+                  "and hybrid layers under older releases)",
+        "vllm/model_executor/layers/mamba/mamba_utils.py, vllm/platforms/interface.py _align_hybrid_block_size, "
+        "vllm/v1/kv_cache_interface.py MambaSpec, ChunkedLocalAttentionSpec (0.32.0); conformance/vllm",
+        {"families_2026": True}),
 ))
 
 
@@ -109,10 +118,9 @@ class Vllm(Engine):
     is_exact: ClassVar[bool] = False
     sizes_pool: ClassVar[bool] = True
     measure_runtime: ClassVar[Optional[str]] = "vllm"
-    layer_letters: ClassVar[str] = "FSNMR"  # chunked (C) and attention-with-state (H) layers: not modelled
-    state_kinds: ClassVar[tuple[str, ...]] = ("mamba", "mamba2")
+    state_kinds: ClassVar[tuple[str, ...]] = ("mamba", "mamba2", "gated_delta", "short_conv")
     version: Optional[str] = VLLM_VERSION
-    rules_version: Optional[str] = "0.30.0"
+    rules_version: Optional[str] = "0.32.0"
     block_size: int = DEFAULT_BLOCK_SIZE  # type: ignore[assignment]  # a field here, a property on Engine
     max_num_batched_tokens: int = DEFAULT_MAX_NUM_BATCHED_TOKENS
     max_concurrent_batches: int = DEFAULT_CONCURRENT_BATCHES
@@ -132,6 +140,7 @@ class Vllm(Engine):
     non_kv: str = rule("free_drop")  # non-KV memory: peak (weights + torch peak + non-torch) | free_drop
     sampler: str = rule("mrv2")  # the profile run's sampler: sort (PyTorch) | triton | mrv2 (Model Runner V2)
     non_torch_gib: tuple = rule((0.25, 2.07))  # memory outside PyTorch, GiB, as logged: (one GPU, tensor parallel)
+    families_2026: bool = rule(True)  # chunked, hybrid and recurrent layers as 0.32.0 sizes them
 
     def profile_defaults(self, cuda_total_bytes: int, gpu_name: str, entrypoint: str = "serve") -> tuple[int, int]:
         """(max_num_batched_tokens, max_num_seqs) the release picks when not given, by the GPU's
@@ -185,20 +194,59 @@ class Vllm(Engine):
         """Blocks a sliding layer holds for one request of max_len tokens (at most)."""
         return cdiv(min(window - 1 + self.in_flight_tokens, max_len), self.block_size) + 1
 
+    def chunked_blocks(self, chunk: int, max_len: int) -> int:
+        """Blocks a chunked layer holds for one request of max_len tokens (at most)."""
+        return cdiv(min(chunk + self.in_flight_tokens, max_len), self.block_size)
+
     def tokens(self, kind: str, seq_len: int, window: Optional[int]) -> int:
         if kind == SLIDING:
             assert window is not None
             return min(cdiv(seq_len, self.block_size), self.sliding_blocks(window, seq_len)) * self.block_size
+        if kind == CHUNKED:
+            assert window is not None
+            return self.chunked_blocks(window, seq_len) * self.block_size
         if kind in (FULL, MLA_KIND):
             return cdiv(seq_len, self.block_size) * self.block_size
         return super().tokens(kind, seq_len, window)
 
-    def state_tensors(self, s: SSM) -> tuple[StateTensor, ...]:
-        return (StateTensor("conv", (s.d_conv - 1, s.conv_channels), None),
-                StateTensor("ssm", (s.d_inner, s.d_state), None))
+    def state(self, model: Model) -> tuple[StateTensor, ...]:
+        from .vllm_hybrid import state_tensors
+
+        return () if model.ssm is None else state_tensors(model, model.ssm)
+
+    def unmodelled(self, model: Model) -> Optional[str]:
+        from .vllm_hybrid import REMOVED
+
+        if model.family in REMOVED:
+            return f"{model.name}: vLLM {self.version} does not serve {model.family}: {REMOVED[model.family]}"
+        new = {CHUNKED, HYBRID} & set(model.layer_kinds) or (model.ssm is not None and model.ssm.kind not in
+                                                            ("mamba", "mamba2"))
+        if new and not self.families_2026:
+            return (f"{model.name}: kvcalc checked vLLM's cache of {model.family} against 0.32.0 only, not under "
+                    f"{self.version} (`kvcalc engines` lists the eras)")
+        return super().unmodelled(model)
+
+    def for_dtype(self, model: Model, dtype: Any, tp: int = 1, n_kv_heads: Optional[int] = None) -> "Vllm":
+        """A hybrid's attention block grown to hold one state page (vllm_hybrid.hybrid_block_size)."""
+        from dataclasses import replace
+
+        from .vllm_hybrid import hybrid_block_size, state_page_bytes
+
+        kinds = self.layer_kinds(model)
+        attention = [k for k in kinds if k not in (RECURRENT, NONE)]
+        if model.ssm is None or not attention:
+            return self
+        shape = self.shape(model, FULL if attention[0] == HYBRID else attention[0], n_kv_heads)
+        per_token = max(1, shape.k_heads // tp) * sum(dtype.vector_bytes(shape.k_dim)) + \
+            max(1, shape.v_heads // tp) * sum(dtype.vector_bytes(shape.v_dim))
+        block = hybrid_block_size(self.block_size, per_token, state_page_bytes(model, self.serving_dtype(model), tp))
+        return replace(self, block_size=block)
 
     def notes(self, model: Model, cache: Any, exact: Any) -> list[str]:
         notes = [f"paged blocks of {self.block_size} tokens round each sequence up"]
+        if model.ssm is not None and {FULL, HYBRID, SLIDING, CHUNKED} & set(model.layer_kinds):
+            notes[0] = (f"a hybrid's attention blocks grow to {self.block_size} tokens, so that one attention page holds "
+                        f"a recurrent state (padded to it); a request also holds 2-3 state blocks a group in vLLM's pool")
         sliding = next((g for g in cache.groups if g.kind == "sliding"), None)
         if sliding is not None:
             notes.append(f"sliding layers keep window - 1 + the tokens in flight, + 1 block: {sliding.tokens:,} tokens")
@@ -261,33 +309,41 @@ class Pool:
 
 def layer_specs(model: Model, engine: Vllm, kv_dtype: str, tp: int = 1,
                 n_kv_heads: Optional[int] = None) -> list[tuple[str, Optional[int], int]]:
-    """(kind, window, page bytes) of every attention layer on one GPU of tensor parallelism tp:
-    K/V heads split max(1, n_kv_heads // tp); an MLA latent whole."""
+    """(kind, window, page bytes) of every layer with a cache on one GPU of tensor parallelism tp:
+    K/V heads split max(1, n_kv_heads // tp); an MLA latent whole; a recurrent state ("mamba")
+    padded to the attention page (an H layer gives both). `engine` carries the block size."""
     from ..dtypes import resolve
     from ..errors import InputError
-    from ..models.model import LAYER_KINDS, NONE, RECURRENT
+    from ..models.model import LAYER_KINDS, NONE
+    from .vllm_hybrid import state_page_bytes
 
-    if RECURRENT in model.layer_kinds:
-        raise InputError(f"{model.name}: vLLM's pool sizing of Mamba hybrids (state pages padded to the "
-                         f"attention page) is not modelled by kvcalc yet")
+    engine.admit(model)
     if model.n_heads % tp:
         raise InputError(f"--tp {tp} does not divide the {model.n_heads} query heads of {model.name}")
     kv = n_kv_heads if n_kv_heads is not None else model.n_kv_heads
-    if model.mla is None or n_kv_heads is not None:
+    kinds = engine.layer_kinds(model)
+    if (model.mla is None or n_kv_heads is not None) and set(kinds) - {RECURRENT, NONE}:
         if (tp <= kv and kv % tp) or (tp > kv and tp % kv):
             raise InputError(f"--tp {tp} and {kv} KV heads: vLLM needs one to divide the other")
     dtype = resolve(kv_dtype, engine.serving_dtype(model))
-    out = []
-    for kind in engine.layer_kinds(model):
-        if kind == NONE:
+    out, state = [], []
+    for kind in kinds:
+        if kind in (RECURRENT, HYBRID):
+            state.append(len(out) + len(state))
+        if kind in (NONE, RECURRENT):
             continue
-        shape = engine.shape(model, kind, n_kv_heads)
+        shape = engine.shape(model, FULL if kind == HYBRID else kind, n_kv_heads)
         latent = shape.kind == "mla"
         k_heads = shape.k_heads if latent else max(1, shape.k_heads // tp)
         v_heads = shape.v_heads if latent else max(1, shape.v_heads // tp) if shape.v_heads else 0
         per_token = k_heads * sum(dtype.vector_bytes(shape.k_dim)) + v_heads * sum(dtype.vector_bytes(shape.v_dim))
-        out.append((shape.kind if latent else LAYER_KINDS[kind], model.sliding_window if kind == SLIDING else None,
+        window = model.sliding_window if kind == SLIDING else model.attention_chunk_size if kind == CHUNKED else None
+        out.append((shape.kind if latent else LAYER_KINDS[FULL if kind == HYBRID else kind], window,
                     engine.block_size * per_token))
+    if state:  # padded to the attention page; an attention-free model's own page
+        page = out[0][2] if out else state_page_bytes(model, engine.serving_dtype(model), tp)
+        for i in state:
+            out.insert(i, ("mamba", None, page))
     return out
 
 
@@ -316,9 +372,14 @@ def size_pool(model: Model, available_bytes: int, engine: Vllm, max_model_len: i
     of tensor parallelism tp; n_kv_heads rebuilds the attention (None: as published)."""
     from ..errors import InputError
 
+    from ..dtypes import resolve
+    from .vllm_hybrid import state_blocks_per_request
+
+    engine = engine.for_dtype(model, resolve(kv_dtype, engine.serving_dtype(model)), tp, n_kv_heads)
     specs = layer_specs(model, engine, kv_dtype, tp, n_kv_heads)
     if not specs:
         raise InputError(f"{model.name}: no attention layer, so vLLM allocates no KV cache")
+    attention_free = all(kind == "mamba" for kind, _, _ in specs)
     if len({page for _, _, page in specs}) > 1:
         raise InputError(f"{model.name}: layers of different page sizes are not modelled by kvcalc yet")
     buckets: dict[tuple[str, Optional[int]], int] = {}
@@ -340,9 +401,14 @@ def size_pool(model: Model, available_bytes: int, engine: Vllm, max_model_len: i
             if kind == "sliding":
                 assert window is not None
                 need = engine.sliding_blocks(window, max_model_len)
+            elif kind == "chunked":
+                assert window is not None
+                need = engine.chunked_blocks(window, max_model_len)
+            elif kind == "mamba":
+                need = state_blocks_per_request(model, attention_free)
             else:
                 need = cdiv(max_model_len, engine.block_size)
             groups.append(PoolGroup(kind, layers, page, need))
     block_bytes = max(g.n_layers * g.page_bytes for g in groups)
-    return Pool(available_bytes, engine.block_size, max_model_len, tuple(groups), block_bytes,
+    return Pool(available_bytes, max_model_len if attention_free else engine.block_size, max_model_len, tuple(groups), block_bytes,
                 available_bytes // block_bytes, engine.tokens_rule, engine.null_block, engine.concurrency_rule)

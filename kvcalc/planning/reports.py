@@ -409,16 +409,26 @@ def pool_report(model: Model, kv_memory: int, engine: Any, max_model_len: int, k
         notes.append("MLA: one latent per token (576 elements for DeepSeek-V3), whole on every GPU")
     elif tp > model.n_kv_heads:
         notes.append(f"tp {tp} > {model.n_kv_heads} KV heads: each GPU holds 1 KV head (replicated)")
-    notes.append(f"a page is {engine.block_size} tokens x {g0.page_bytes // engine.block_size:,} B = {g0.page_bytes:,} B "
-                 f"per layer; rules of vLLM {engine.version}, the era from {engine.rules_version} (vllm/v1/core/kv_cache_utils.py)")
+    rules = f"rules of vLLM {engine.version}, the era from {engine.rules_version} (vllm/v1/core/kv_cache_utils.py)"
+    if all(g.kind == "mamba" for g in pool.groups):
+        notes.append(f"no attention: one recurrent state of {g0.page_bytes:,} B per layer a request (a block of "
+                     f"max_model_len tokens, no prefix caching), so the tokens vLLM reports are blocks x "
+                     f"max_model_len; {rules}")
+    else:
+        notes.append(f"a page is {pool.block_size} tokens x {g0.page_bytes // pool.block_size:,} B = {g0.page_bytes:,} B "
+                     f"per layer; {rules}")
+    if model.ssm is not None and pool.block_size != engine.block_size and not all(g.kind == "mamba" for g in pool.groups):
+        notes.append(f"a hybrid: vLLM grows the attention block from {engine.block_size} to {pool.block_size} tokens so "
+                     f"that one page holds a layer's recurrent state (padded to the page); a request holds 2 state "
+                     f"blocks a group (3 for Mamba-2, a prefill checkpoint: prefix caching is on)")
     doc = {
         "model": model.name, **engine_doc(engine), "kv_memory_bytes": kv_memory,
-        "tp": tp, "block_size": engine.block_size, "max_model_len": max_model_len,
+        "tp": tp, "block_size": pool.block_size, "max_model_len": max_model_len,
         "max_num_batched_tokens": engine.max_num_batched_tokens, "kv_dtype": kv_name, "layouts": rows,
         **{k: first[k] for k in ("num_blocks", "kv_cache_tokens", "max_concurrency", "page_bytes", "groups", "fits")},
     }
     title = (f"{model.name}: vLLM KV cache for {kv_memory:,} B per GPU (tp {tp}), max_model_len {max_model_len:,}, "
-             f"{kv_name}, block {engine.block_size}")
+             f"{kv_name}, block {pool.block_size}")
     prefix = {k: doc[k] for k in ("model", "engine", "kv_memory_bytes", "tp", "block_size", "max_model_len", "kv_dtype")}
     table_rows = [{k: v for k, v in r.items() if k != "groups"} for r in rows]
     return Report(title, POOL_COLUMNS, table_rows, doc, notes, csv_prefix=prefix)

