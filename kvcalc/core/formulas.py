@@ -55,6 +55,7 @@ class StateGroup:
 
     n_layers: int
     tensors: tuple[tuple[str, tuple[int, ...], str, int], ...]  # (name, shape, dtype, bytes) per sequence
+    label: str = "Mamba"  # what the layers are, in words (model.STATE_NAMES)
 
     @property
     def bytes_per_layer(self) -> int:
@@ -251,7 +252,9 @@ def state_group(model: Model, engine: Engine) -> StateGroup | None:
     for t in tensors:
         dtype = DTYPES[t.dtype or engine.serving_dtype(model)]
         rows.append((t.name, t.shape, dtype.name, t.elements * dtype.bits // 8))
-    return StateGroup(count, tuple(rows))
+    from ..models.model import STATE_NAMES
+
+    return StateGroup(count, tuple(rows), STATE_NAMES[model.ssm.kind] if model.ssm else "Mamba")
 
 
 def gqa_heads(model: Model) -> int | None:

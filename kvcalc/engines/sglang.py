@@ -144,9 +144,10 @@ class Sglang(Engine):
             if self.mamba_rule == "none":
                 raise InputError(f"{model.name}: SGLang {self.rules_version}'s Mamba state pool (max_mamba_cache_size "
                                  f"slots, sized otherwise before 0.5.17) is not modelled by kvcalc")
-            if model.ssm is None or model.ssm.kind != "mamba2" or not model.ssm.n_heads:
-                raise InputError(f"{model.name}: SGLang's Mamba state pool is modelled for Mamba-2 hybrids only "
-                                 f"(Nemotron-H); this model's recurrent layers are not")
+            if model.ssm is None or model.ssm.kind != "mamba2" or not model.ssm.n_heads or model.family != "nemotron_h":
+                raise InputError(f"{model.name}: SGLang's Mamba state pool is modelled for Nemotron-H only (its "
+                                 f"goldens); the recurrent layers of {model.family} are not (README: Families kvcalc "
+                                 f"refuses)")
         return self
 
     def default_mem_fraction(self, gpu_bytes: int, tp: int = 1, pp: int = 1,

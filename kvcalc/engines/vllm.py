@@ -243,10 +243,11 @@ class Vllm(Engine):
         return replace(self, block_size=block)
 
     def notes(self, model: Model, cache: Any, exact: Any) -> list[str]:
-        notes = [f"paged blocks of {self.block_size} tokens round each sequence up"]
+        notes = [f"paged blocks of {cache.block_size} tokens round each sequence up"]
         if model.ssm is not None and {FULL, HYBRID, SLIDING, CHUNKED} & set(model.layer_kinds):
-            notes[0] = (f"a hybrid's attention blocks grow to {self.block_size} tokens, so that one attention page holds "
-                        f"a recurrent state (padded to it); a request also holds 2-3 state blocks a group in vLLM's pool")
+            notes[0] = (f"a hybrid: vLLM grows the attention blocks from {self.block_size} to {cache.block_size} tokens, "
+                        f"so that one attention page holds a layer's recurrent state (padded to it); in its pool a "
+                        f"request also holds 2 state blocks a group (3 for Mamba-2)")
         sliding = next((g for g in cache.groups if g.kind == "sliding"), None)
         if sliding is not None:
             notes.append(f"sliding layers keep window - 1 + the tokens in flight, + 1 block: {sliding.tokens:,} tokens")

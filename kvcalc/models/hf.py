@@ -392,6 +392,8 @@ def from_hf_dict(cfg: Any, origin: str, path: Path | None = None) -> Model:
     else:
         extra = [k for k, readers in CACHE_KEYS.items() if cfg.get(k) not in (None, False, 0, [], "")
                  and family not in readers]
+        if family == "nemotron_h" and cfg.get("mamba_ssm_cache_dtype") not in (None, "float32"):
+            extra.insert(0, "mamba_ssm_cache_dtype")  # vLLM keeps the SSM state in it; kvcalc has fp32 only
         if extra:
             unmapped = f"{raw_family}'s {extra[0]} (a key that changes the cache, which kvcalc does not read)"
 

@@ -24,6 +24,8 @@ LAYER_KINDS = {FULL: "full", SLIDING: "sliding", NONE: "none", MLA_KIND: "mla", 
                CHUNKED: "chunked", HYBRID: "hybrid"}
 # The recurrent layers' kinds of state (SSM.kind).
 STATE_KINDS = ("mamba", "mamba2", "gated_delta", "short_conv", "lightning")
+STATE_NAMES = {"mamba": "Mamba", "mamba2": "Mamba-2", "gated_delta": "gated DeltaNet", "short_conv": "short-conv",
+               "lightning": "lightning-attention"}
 
 
 @dataclass(frozen=True)

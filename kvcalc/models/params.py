@@ -13,8 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import InputError
-from .model import NONE, RECURRENT, Model
+from .model import HYBRID, NONE, RECURRENT, Model
 
+# Families whose weights kvcalc's count would get wrong: refused by name.
+UNCOUNTED = {"llama4_text": "dense and expert layers interleaved, a shared expert, intermediate_size_mlp",
+             "gemma3n_text": "per-layer embeddings, AltUp and LAuReL blocks"}
 PLAIN_MLP = {"falcon", "gpt2", "gpt_neox", "gpt_bigcode", "nemotron_h"}  # up + down, no gate
 LAYER_NORM = {"falcon", "gpt2", "gpt_neox", "gpt_bigcode"}  # LayerNorm: weight and bias
 FOUR_NORMS = {"gemma2", "gemma3", "gemma3_text"}  # pre and post norms around attention and MLP
@@ -126,12 +129,15 @@ def _norms(m: Model) -> int:
 
 def count_params(model: Model) -> ParamCount:
     """Every parameter of `model`, from its architecture."""
-    if NONE in model.layer_kinds or RECURRENT in model.layer_kinds:
-        n = sum(model.layer_kinds.count(k) for k in (NONE, RECURRENT))
+    if {NONE, RECURRENT, HYBRID} & set(model.layer_kinds):
+        n = sum(model.layer_kinds.count(k) for k in (NONE, RECURRENT, HYBRID))
         raise InputError(
-            f"{model.name}: kvcalc does not count the parameters of its {n} layers without attention "
-            f"(Mamba / MLP-only); pass --weights-bytes"
+            f"{model.name}: kvcalc does not count the parameters of its {n} layers that are not plain attention "
+            f"(recurrent, MLP-only or shared-KV); pass --weights-bytes"
         )
+    if model.family in UNCOUNTED:
+        raise InputError(f"{model.name}: kvcalc does not count {model.family}'s parameters ({UNCOUNTED[model.family]}); "
+                         f"pass --weights-bytes")
     attn = _attention(model)
     norms = _norms(model)
     layers, active, mlp_lin, expert_lin = [], [], [], []

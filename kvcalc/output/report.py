@@ -98,7 +98,8 @@ def _layer_split(c: KVCache) -> str:
         if g.kind == "none":
             parts.append(f"{g.n_layers} without attention{' (no KV)' if i else ' layers (no KV)'}")
         elif g.kind == "recurrent":
-            parts.append(f"{g.n_layers} Mamba{' (state, no KV)' if i else ' layers (state, no KV)'}")
+            label = c.state.label if c.state else "recurrent"
+            parts.append(f"{g.n_layers} {label}{' (state, no KV)' if i else ' layers (state, no KV)'}")
         else:
             parts.append(f"{g.n_layers} {g.kind}{unit} x {g.tokens:,} tokens")
     return " + ".join(parts)
@@ -233,7 +234,7 @@ def _state_note(c: KVCache) -> str:
     st = c.state
     assert st is not None
     parts = " + ".join(f"{n} {list(shape)} {d} {b:,} B" for n, shape, d, b in st.tensors)
-    return (f"state: {st.n_layers} Mamba layers x ({parts}) = {st.bytes_per_sequence:,} B per sequence, whatever "
+    return (f"state: {st.n_layers} {st.label} layers x ({parts}) = {st.bytes_per_sequence:,} B per sequence, whatever "
             f"the context; K/V + state = {c.cache_bytes:,} B")
 
 
