@@ -139,6 +139,14 @@ class Sglang(Engine):
         """Sliding layers are full ones where SGLang keeps one pool."""
         return model.layer_kinds if self.splits_swa(model) else model.layer_kinds.replace(SLIDING, FULL)
 
+    def unmodelled(self, model: Model) -> Optional[str]:
+        from .transformers import NEW_FAMILIES
+
+        if model.family in NEW_FAMILIES:
+            return (f"{model.name}: kvcalc has no SGLang goldens for {model.family} (its layers are not plain attention): "
+                    f"not modelled")
+        return super().unmodelled(model)
+
     def for_model(self, model: Model) -> "Sglang":
         if RECURRENT in model.layer_kinds or model.ssm is not None:
             if self.mamba_rule == "none":
@@ -315,6 +323,7 @@ def size_pool(model: Model, available_bytes: int, engine: Sglang, kv_dtype: str 
               max_total_tokens: Optional[int] = None) -> TokenPool:
     """The pools SGLang allocates for `available_bytes` (profile_max_num_token, and the SWA split of
     its era): tokens = budget // cell, capped by --max-total-tokens, floored to the page."""
+    engine.admit(model)
     k_row, v_row, latent = rows(model, engine, kv_dtype, tp)
     kinds = engine.layer_kinds(model)
     page, ratio = engine.block_size, engine.swa_full_tokens_ratio
