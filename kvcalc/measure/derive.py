@@ -78,17 +78,21 @@ def _kinds(model: Any, engine: str) -> str:
 
 
 def _tokens(kind: str, seq: int, window: Optional[int], engine: str, opts: Any) -> int:
-    """Token slots one layer holds for one sequence (llama.cpp: cells of all streams)."""
+    """Token slots one layer holds for one sequence (llama.cpp: cells of all streams); window:
+    the sliding window, or a chunked (C) layer's chunk."""
     if engine == "exact":
-        return min(seq, window) if kind == "S" else seq
-    if engine == "hf":
-        return min(seq, window - 1) if kind == "S" else seq
+        return min(seq, window) if kind in "SC" else seq
+    if engine == "hf":  # transformers keeps a chunk as a sliding window of the chunk
+        return min(seq, window - 1) if kind in "SC" else seq
     if engine == "vllm":
         b = opts.block_size
         blocks = -(-seq // b)
+        in_flight = opts.max_concurrent_batches * opts.max_num_batched_tokens
         if kind == "S":
-            held = min(window - 1 + opts.max_concurrent_batches * opts.max_num_batched_tokens, seq)
+            held = min(window - 1 + in_flight, seq)
             blocks = min(blocks, -(-held // b) + 1)
+        if kind == "C":
+            blocks = min(blocks, -(-min(window + in_flight, seq) // b))
         return blocks * b
     # llama.cpp
     n_ctx = _up(seq, 256)
@@ -117,6 +121,10 @@ def _heads(model: Any, kind: str, engine: str, n_kv_heads: Optional[int]) -> lis
 def _state(model: Any, engine: str, batch: int, opts: Any, auto: str) -> tuple[Tensor, ...]:
     s = model.ssm
     channels = s.d_inner + 2 * s.n_groups * s.d_state
+    if s.kind == "short_conv" and engine in ("exact", "hf"):  # a convolution window only
+        return (Tensor("conv", (batch, s.d_inner, s.d_conv - (engine == "exact")), model.dtype),)
+    if s.kind == "lightning" and engine in ("exact", "hf"):  # one state, fp32 exact, the activations' dtype in hf
+        return (Tensor("kv", (batch, s.d_inner, s.d_state), "fp32" if engine == "exact" else model.dtype),)
     if engine == "exact":
         return (Tensor("conv", (batch, channels, s.d_conv - 1), model.dtype), Tensor("ssm", (batch, s.d_inner, s.d_state), "fp32"))
     if engine == "hf":
@@ -125,6 +133,19 @@ def _state(model: Any, engine: str, batch: int, opts: Any, auto: str) -> tuple[T
         return (Tensor("conv", (batch, s.d_conv - 1, channels), auto), Tensor("ssm", (batch, s.d_inner, s.d_state), auto))
     slots = max(1, opts.n_parallel)
     return (Tensor("r", (slots, (s.d_conv - 1) * channels), "fp32"), Tensor("s", (slots, s.d_inner * s.d_state), "fp32"))
+
+
+def underivable(model: Any, engine: str, grown: bool = False) -> Optional[str]:
+    """What derive() does not hold for `model` under `engine`, in words (None: it holds it all):
+    chunked, hybrid and non-Mamba recurrent layers outside exact, hf and vLLM's plain attention;
+    a vLLM hybrid's grown blocks (grown: the engine's block size changed for the model)."""
+    kinds = set(model.layer_kinds)
+    new = sorted(({"chunked"} if "C" in kinds else set()) | ({"hybrid"} if "H" in kinds else set())
+                 | ({model.ssm.kind} if model.ssm is not None and model.ssm.kind not in ("mamba", "mamba2") else set()))
+    derives = engine in ("exact", "hf") or (engine == "vllm" and kinds <= set("FSCMN"))
+    if grown:
+        return "a hybrid's grown blocks and padded state pages"
+    return f"{', '.join(new)} layers" if new and not derives else None
 
 
 def derive(model: Any, seq_len: int, batch: int, engine: str, opts: Any = None, kv_dtype: str = "auto",
@@ -136,15 +157,17 @@ def derive(model: Any, seq_len: int, batch: int, engine: str, opts: Any = None, 
     v_fmt = _fmt(v_dtype, _auto(model, engine)) if v_dtype else k_fmt
     kinds = _kinds(model, engine)
     out = []
-    for kind in dict.fromkeys(kinds):  # each kind once, in order of appearance
-        count = kinds.count(kind)
+    # an H layer holds a full layer's K/V and a recurrent state: counted with each
+    for kind in dict.fromkeys(kinds.replace("H", "F" if "F" in kinds else "FR")):  # each kind once, in order
+        count = kinds.count(kind) + (kinds.count("H") if kind in "FR" else 0)
         if kind == "N":
             continue
         if kind == "R":
             if model.ssm is not None:
                 out.append(Layers("recurrent", count, _state(model, engine, batch, opts, base)))
             continue
-        tokens = _tokens(kind, seq_len, model.sliding_window, engine, opts)
+        window = model.attention_chunk_size if kind == "C" else model.sliding_window
+        tokens = _tokens(kind, seq_len, window, engine, opts)
         tensors = []
         for name, heads, dim in _heads(model, kind, engine, n_kv_heads):
             last, dtype = _vector(dim, k_fmt if name == "k" else v_fmt)
@@ -155,5 +178,5 @@ def derive(model: Any, seq_len: int, batch: int, engine: str, opts: Any = None, 
             else:
                 shape = (batch, heads, tokens, last)
             tensors.append(Tensor(name, shape, dtype))
-        out.append(Layers({"F": "full", "S": "sliding", "M": "mla"}[kind], count, tuple(tensors)))
+        out.append(Layers({"F": "full", "S": "sliding", "M": "mla", "C": "chunked"}[kind], count, tuple(tensors)))
     return out

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..errors import MeasureError
-from .derive import Layers, derive
+from .derive import Layers, derive, underivable
 from ..engines import get_engine
 from ..core.formulas import DEFAULT_BLOCK_SIZE, KVCache, divisors, kv_cache
 from ..models.model import Model
@@ -191,11 +191,9 @@ def measure(model: Model, seq_len: int, batch_size: int = 1, kv_dtype: str = "au
     dev = pick_device(torch, device)
     cache = kv_cache(model, seq_len, batch_size, kv_dtype=kv_dtype, engine=opts, block_size=block_size,
                      v_dtype=v_dtype)
-    new = sorted({"chunked" for k in model.layer_kinds if k == "C"} | {"hybrid" for k in model.layer_kinds if k == "H"}
-                 | ({model.ssm.kind} if model.ssm is not None and model.ssm.kind not in ("mamba", "mamba2") else set()))
-    if new or (opts.block_size and cache.block_size != opts.block_size):
-        what = f"{', '.join(new)} layers" if new else "a hybrid's grown blocks and padded state pages"
-        raise MeasureError(f"--measure does not allocate {what} of {model.name} yet: kvcalc's conformance suites "
+    why = underivable(model, opts.name, grown=bool(opts.block_size) and cache.block_size != opts.block_size)
+    if why:
+        raise MeasureError(f"--measure does not allocate {why} of {model.name} yet: kvcalc's conformance suites "
                            f"check those sizes against the runtimes (conformance/README.md)")
     name = opts.name
     runtime = {"transformers": _hf_runtime, "vllm": _vllm_runtime}.get(opts.measure_runtime or "")
