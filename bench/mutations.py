@@ -91,7 +91,7 @@ MUTATIONS = [
     ("kvcalc/engines/vllm_hybrid.py", "return 3 if model.ssm.kind == \"mamba2\" else 2", "return 2", "vllm: Mamba-2's checkpoint block"),
     ("kvcalc/engines/vllm_hybrid.py", "return max(block_size, block_size * cdiv(state_page, block_size * attention_token_bytes))", "return block_size", "vllm: hybrid block grows"),
     ("kvcalc/engines/vllm_hybrid.py", 'ssm_dtype = "fp32" if model.family == "nemotron_h" else None', "ssm_dtype = None", "vllm: Nemotron-H SSM in fp32"),
-    ("kvcalc/engines/vllm_hybrid.py", "        groups += tp - groups % tp", "        pass", "vllm: groups replicated over tp"),
+    ("kvcalc/engines/vllm_hybrid.py", "        groups = tp  # extra_groups_for_head_shards", "        pass  # extra_groups_for_head_shards", "vllm: groups replicated over tp"),
     ("kvcalc/engines/vllm.py", "return cdiv(min(chunk + self.in_flight_tokens, max_len), self.block_size)", "return cdiv(min(chunk, max_len), self.block_size)", "vllm: chunk + tokens in flight"),
     ("kvcalc/engines/llamacpp.py", "LLAMA4_CHUNK = 8192", "LLAMA4_CHUNK = 4096", "llama.cpp: llama4's fixed chunk"),
     ("kvcalc/engines/llamacpp.py", "GEMMA3N_KV_LAYERS = 20", "GEMMA3N_KV_LAYERS = 30", "llama.cpp: gemma3n's 20 cached layers"),

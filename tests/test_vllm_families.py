@@ -82,3 +82,17 @@ def test_llama4_scout_is_what_vllm_cpu_printed_in_issue_20():
     pool = size_pool(load_model("llama4-scout"), 4 << 30, Vllm(max_num_batched_tokens=2048, max_concurrent_batches=1),
                      16384)
     assert (pool.kv_cache_tokens, round(pool.max_concurrency, 3)) == (30391, 1.855)
+
+
+@pytest.mark.parametrize("groups, tp, want", [(1, 2, 2), (8, 2, 8), (8, 16, 16), (3, 2, 2)])
+def test_mamba2_groups_are_replicated_over_tensor_parallel_ranks(groups, tp, want):
+    """vllm/model_executor/layers/mamba/mamba_utils.py (0.32.0): where tp does not divide n_groups,
+    n_groups + extra_groups_for_head_shards = n_groups + (tp - n_groups) = tp, before the conv
+    channels d_inner + 2 x groups x d_state are split over the ranks."""
+    from kvcalc.engines.vllm_hybrid import state_tensors
+    from kvcalc.models.model import SSM, Model
+
+    s = SSM("mamba2", d_inner=4096, d_state=128, d_conv=4, n_groups=groups, n_heads=64)
+    model = Model("m", 2, 32, 8, 128, 4096, 8192, "bf16", layer_pattern="RF", ssm=s, family="granitemoehybrid")
+    conv, ssm = state_tensors(model, s, tp)
+    assert conv.shape == (3, (4096 + 2 * want * 128) // tp) and ssm.shape == (4096 // tp, 128)

@@ -5,8 +5,8 @@ _align_hybrid_block_size, vllm/v1/kv_cache_interface.py MambaSpec).
 
 - State per request and layer, split over tensor parallelism tp:
   Mamba-1: conv of (d_conv - 1) x d_inner / tp, SSM of d_inner / tp x d_state;
-  Mamba-2: conv of (d_conv - 1) x (d_inner + 2 x G x d_state) / tp, G the groups rounded up to a
-  multiple of tp; SSM of heads / tp x head_dim x d_state;
+  Mamba-2: conv of (d_conv - 1) x (d_inner + 2 x G x d_state) / tp, G the groups, or tp where tp
+  does not divide them (extra_groups_for_head_shards); SSM of heads / tp x head_dim x d_state;
   gated DeltaNet: conv of (d_conv - 1) x (2 x key heads x key dim + value heads x value dim) / tp,
   state of value heads / tp x value dim x key dim; short convolution: conv of (d_conv - 1) x hidden / tp.
 - dtypes: the conv state in the model's dtype; the SSM state too (mamba_ssm_cache_dtype "auto"),
@@ -37,7 +37,7 @@ def state_tensors(model: Model, s: SSM, tp: int = 1) -> tuple[StateTensor, ...]:
         return (StateTensor("conv", (s.d_conv - 1, s.d_inner // tp), None),)
     groups = s.n_groups
     if s.kind == "mamba2" and groups % tp:
-        groups += tp - groups % tp  # vLLM replicates the groups up to a multiple of tp
+        groups = tp  # extra_groups_for_head_shards: n_groups + (tp - n_groups), every rank its own group
     conv = StateTensor("conv", (s.d_conv - 1, (s.d_inner + 2 * groups * s.d_state) // tp), None)
     ssm_dtype = "fp32" if model.family == "nemotron_h" else None
     return conv, StateTensor("ssm", (s.d_inner // tp, s.d_state), ssm_dtype)
