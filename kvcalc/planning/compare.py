@@ -60,6 +60,10 @@ def compare_report(models: list[Model], seq_len: int, batch_size: int = 1, kv_dt
         mha = kv_cache(m, seq_len, batch_size, kv_dtype=kv_dtype, engine=engine, block_size=block_size,
                        n_kv_heads=m.n_heads)
         w = weights(m, setup) if setup is not None else None
+        if mha.state is not None:  # the recurrent state is not K/V: said, with its bytes
+            notes.append(f"{m.name} also keeps a recurrent state: {mha.state.n_layers} {mha.state.label} layers x "
+                         f"{mha.state.bytes_per_layer:,} B = {mha.state.bytes_per_sequence:,} B per sequence, whatever "
+                         f"the context (not in the K/V columns)")
         for heads in [None, *(kv_heads or [])]:  # the model as published first, then its rebuilds
             c = kv_cache(m, seq_len, batch_size, kv_dtype=kv_dtype, engine=engine, block_size=block_size, n_kv_heads=heads)
             ratio = c.total_bytes / mha.total_bytes if mha.total_bytes else 0.0
