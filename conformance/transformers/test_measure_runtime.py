@@ -22,6 +22,25 @@ def test_transformers_cache_layers_keep_what_the_formula_says(name, seq):
     assert r["measured_bytes"] == kv_cache(model, seq, 1, engine="hf").cache_bytes and r["match"]
 
 
+@pytest.mark.parametrize("name, seq", [("qwen3-next", 64), ("llama4-scout", 100), ("nemotron-3-nano", 16)])
+def test_the_families_shipped_keep_what_the_formula_says(name, seq):
+    test_transformers_cache_layers_keep_what_the_formula_says(name, seq)
+
+
+@pytest.mark.parametrize("case", ["llama4", "minimax", "lfm2", "falcon_h1", "zamba2", "gemma3n", "mamba2"])
+def test_each_family_on_the_runtime_path(case):
+    import json
+    from pathlib import Path
+
+    from kvcalc.models.hf import from_hf_dict
+
+    golden = json.loads((Path(__file__).with_name("goldens-families-5.23.0.json")).read_text())["cases"][case]
+    model = from_hf_dict(golden["config"], case)
+    r = m.measure(model, 40, 2, engine="hf", device="cpu")
+    assert r["path"] == f"transformers {transformers.__version__}"
+    assert r["measured_bytes"] == kv_cache(model, 40, 2, engine="hf").cache_bytes and r["match"]
+
+
 def test_a_wrong_sliding_rule_is_a_mismatch_on_the_runtime_path(monkeypatch):
     model = load_model("mistral-7b")  # window 4096: transformers keeps 4095 tokens a layer
     right = m.measure(model, 5000, 1, engine="hf", device="cpu")

@@ -267,6 +267,7 @@ class _HFRuntime:
     version: str
     window: int | None
     seq_len: int
+    chunk: int | None = None  # a chunked layer is a sliding window of the chunk in transformers
 
     @property
     def label(self) -> str:
@@ -276,6 +277,14 @@ class _HFRuntime:
         """Feed one layer what its attention (or Mamba mixer) produces for all seq_len tokens (the
         heads and dims kvcalc.measure.derive reads from the config), and return what transformers keeps."""
         cu = self.cache_utils
+        if group.kind == "recurrent" and len(group.tensors) == 1:
+            t = group.tensors[0]
+            state = torch.zeros(*t.shape, dtype=_native(torch, t.dtype), device=device)
+            if t.name == "kv":  # MiniMax's lightning state: a plain tensor on MiniMaxCache.linear_cache
+                return [state]
+            layer = cu.LinearAttentionLayer()  # LFM2's short convolution: a conv state only
+            layer.update_conv_state(state, conv_kernel_size=t.shape[-1])
+            return [layer.conv_states[0]]
         if group.kind == "recurrent":
             conv, ssm = group.tensors
             layer = cu.LinearAttentionLayer()
@@ -283,7 +292,8 @@ class _HFRuntime:
                                     conv_kernel_size=conv.shape[-1])
             layer.update_recurrent_state(torch.zeros(*ssm.shape, dtype=_native(torch, ssm.dtype), device=device))
             return [layer.conv_states[0], layer.recurrent_states[0]]
-        layer = cu.DynamicSlidingWindowLayer(sliding_window=self.window) if group.kind == "sliding" else cu.DynamicLayer()
+        window = self.window if group.kind == "sliding" else self.chunk if group.kind == "chunked" else None
+        layer = cu.DynamicSlidingWindowLayer(sliding_window=window) if window else cu.DynamicLayer()
         produced = [torch.zeros(t.shape[0], t.shape[1], self.seq_len, t.shape[3], dtype=_native(torch, t.dtype), device=device)
                     for t in group.tensors]
         layer.update(*produced)
@@ -322,7 +332,8 @@ class _VllmRuntime:
 def _vllm_runtime(model: Model, cache: KVCache, opts: Any) -> Any:
     """vLLM's KV-cache specs when vLLM is installed, the cache is in a dtype vLLM pages and the
     model has no Mamba layer; None otherwise (measure then re-derives)."""
-    if cache.kv_dtype not in ("fp16", "bf16", "fp32", "fp8", "fp8_e4m3") or cache.state is not None:
+    if cache.kv_dtype not in ("fp16", "bf16", "fp32", "fp8", "fp8_e4m3") or cache.state is not None \
+            or model.attention_chunk_size is not None:  # chunked layers: the re-derivation
         return None
     try:
         import vllm
@@ -342,7 +353,7 @@ def _hf_runtime(model: Model, cache: KVCache, opts: Any = None) -> Any:
         from transformers import cache_utils
     except Exception:  # noqa: BLE001 - absent or broken: the re-derivation path
         return None
-    return _HFRuntime(cache_utils, transformers.__version__, model.sliding_window, cache.seq_len)
+    return _HFRuntime(cache_utils, transformers.__version__, model.sliding_window, cache.seq_len, model.attention_chunk_size)
 
 
 def decode(model: Model, seq_len: int, batch_size: int = 1, kv_dtype: str = "auto",
