@@ -21,6 +21,7 @@ VOCAB = 64
 
 
 def base(n_layer, n_embd=256, n_head=4, n_head_kv=2, head_dim=64, n_ff=64, rms=True, **extra):
+    """A GGUF's metadata (keys without the arch prefix); a None value drops the key."""
     m = {
         "block_count": n_layer,
         "context_length": 32768,
@@ -42,27 +43,6 @@ def base(n_layer, n_embd=256, n_head=4, n_head_kv=2, head_dim=64, n_ff=64, rms=T
 
 
 SSM = {"ssm.conv_kernel": 4, "ssm.inner_size": 512, "ssm.state_size": 16, "ssm.time_step_rank": 8}
-
-
-def base(n_layer, n_embd=256, n_head=4, n_head_kv=2, head_dim=64, n_ff=64, rms=True, **extra):
-    m = {
-        "block_count": n_layer,
-        "context_length": 32768,
-        "embedding_length": n_embd,
-        "feed_forward_length": n_ff,
-        "attention.head_count": n_head,
-        "attention.head_count_kv": n_head_kv,
-        "attention.key_length": head_dim,
-        "attention.value_length": head_dim,
-        "rope.dimension_count": head_dim,
-        "vocab_size": VOCAB,
-    }
-    if rms:
-        m["attention.layer_norm_rms_epsilon"] = 1e-6
-    else:
-        m["attention.layer_norm_epsilon"] = 1e-5
-    m.update(extra)
-    return {k: v for k, v in m.items() if v is not None}
 
 
 # name -> (gguf arch, metadata without the arch prefix)

@@ -24,7 +24,7 @@ from kvcalc.models.hf import from_hf_dict
 
 from .cases import BATCH, PREFILL
 from .families import FAMILIES, REFUSED, VOCAB
-from .test_transformers import TORCH_DTYPES
+from .test_transformers import TORCH_DTYPES, count
 
 RUN = [c for c in FAMILIES if c.name not in REFUSED]
 # What transformers held, case by case: the main suite checks kvcalc against it (tests/test_families.py).
@@ -32,33 +32,6 @@ RUN = [c for c in FAMILIES if c.name not in REFUSED]
 GOLDENS = Path(__file__).with_name(f"goldens-families-{transformers.__version__}.json")
 _RECORDED: dict[str, dict] = {}
 REFUSE = [c for c in FAMILIES if c.name in REFUSED]
-
-
-def count(cache) -> dict[str, int]:
-    """Logical bytes of K, V and state tensors, and the storage behind them (each storage once)."""
-    out = {"k": 0, "v": 0, "state": 0, "storage": 0}
-    seen: set[int] = set()
-
-    def add(kind: str, t) -> None:
-        out[kind] += t.numel() * t.element_size()
-        storage = t.untyped_storage()
-        if storage.data_ptr() not in seen:
-            seen.add(storage.data_ptr())
-            out["storage"] += storage.nbytes()
-
-    for layer in cache.layers:
-        for attr, kind in (("keys", "k"), ("values", "v")):
-            t = getattr(layer, attr, None)
-            if isinstance(t, torch.Tensor) and t.numel():
-                add(kind, t)
-        for attr in ("conv_states", "recurrent_states"):
-            for t in (getattr(layer, attr, None) or {}).values():
-                if isinstance(t, torch.Tensor):
-                    add("state", t)
-    for t in getattr(cache, "linear_cache", None) or ():  # MiniMax's lightning states, kept on the cache
-        if isinstance(t, torch.Tensor):
-            add("state", t)
-    return out
 
 
 def _run(config: dict):

@@ -46,6 +46,9 @@ def count(cache) -> dict[str, int]:
             for t in (getattr(layer, attr, None) or {}).values():
                 if isinstance(t, torch.Tensor):
                     add("state", t)
+    for t in getattr(cache, "linear_cache", None) or ():  # MiniMax's lightning states, kept on the cache
+        if isinstance(t, torch.Tensor):
+            add("state", t)
     return out
 
 
