@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from kvcalc.errors import ConfigError
 from kvcalc.models.gguf import load_gguf
 
 from .families import CASES, write
-from .test_llamacpp import L, LOG, _kvcalc_lines, _llama_cpp_lines
+from .test_llamacpp import _kvcalc_lines, _llama_cpp_lines, loaded
 
 LIVE = [name for name in CASES if name != "minicpm3"]
 N_CTX = (1000, 4096, 20000)
@@ -44,17 +45,7 @@ def _record():
 
 @pytest.fixture(scope="module")
 def ggufs(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("gguf-families")
-    out = {}
-    for name in CASES:
-        path = write(name, Path(folder) / f"{name}.gguf")
-        LOG.clear()
-        model = L.llama_model_load_from_file(str(path).encode(), L.llama_model_default_params())
-        assert model, "".join(LOG[-5:])
-        out[name] = (path, model)
-    yield out
-    for _, model in out.values():
-        L.llama_model_free(model)
+    yield from loaded(Path(tmp_path_factory.mktemp("gguf-families")), {name: partial(write, name) for name in CASES})
 
 
 def _id(case) -> str:

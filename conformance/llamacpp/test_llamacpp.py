@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ctypes
 import re
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -47,19 +49,24 @@ GRID = [(a, n, s, t) for a in LIVE for n in N_CTX for s in SLOTS for t in TYPES]
 LINE = re.compile(r"^(llama_kv_cache|llama_memory_recurrent): size = .*$")
 
 
-@pytest.fixture(scope="module")
-def ggufs(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("gguf")
+def loaded(folder: Path, writers: dict) -> Iterator[dict]:
+    """Each GGUF written (writers: name -> a function of the path) and loaded by llama.cpp:
+    name -> (path, model), the models freed afterwards."""
     out = {}
-    for a in LIVE:
-        path = write(a, Path(folder) / f"{a.name}.gguf")
+    for name, writer in writers.items():
+        path = writer(folder / f"{name}.gguf")
         LOG.clear()
         model = L.llama_model_load_from_file(str(path).encode(), L.llama_model_default_params())
         assert model, "".join(LOG[-5:])
-        out[a.name] = (path, model)
+        out[name] = (path, model)
     yield out
     for _, model in out.values():
         L.llama_model_free(model)
+
+
+@pytest.fixture(scope="module")
+def ggufs(tmp_path_factory):
+    yield from loaded(Path(tmp_path_factory.mktemp("gguf")), {a.name: partial(write, a) for a in LIVE})
 
 
 def _llama_cpp_lines(model, n_ctx: int, slots: int, unified: bool, k: str, v: str, fa: str, swa_full: bool):

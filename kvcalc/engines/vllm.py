@@ -232,13 +232,10 @@ class Vllm(Engine):
 
         from .vllm_hybrid import hybrid_block_size, state_page_bytes
 
-        kinds = self.layer_kinds(model)
-        attention = [k for k in kinds if k not in (RECURRENT, NONE)]
+        attention = [k for k in self.layer_kinds(model) if k not in (RECURRENT, NONE)]
         if model.ssm is None or not attention:
             return self
-        shape = self.shape(model, FULL if attention[0] == HYBRID else attention[0], n_kv_heads)
-        per_token = max(1, shape.k_heads // tp) * sum(dtype.vector_bytes(shape.k_dim)) + \
-            max(1, shape.v_heads // tp) * sum(dtype.vector_bytes(shape.v_dim))
+        per_token = token_bytes(self.shape(model, FULL if attention[0] == HYBRID else attention[0], n_kv_heads), dtype, tp)
         block = hybrid_block_size(self.block_size, per_token, state_page_bytes(model, self.serving_dtype(model), tp))
         return replace(self, block_size=block)
 
@@ -308,6 +305,15 @@ class Pool:
         return self.blocks_per_request + self.null_block <= self.num_blocks
 
 
+def token_bytes(shape: Any, dtype: Any, tp: int = 1) -> int:
+    """K + V bytes of one token in one layer of `shape` on one GPU of tensor parallelism tp: K/V
+    heads split max(1, heads // tp); an MLA latent whole."""
+    latent = shape.kind == "mla"
+    k_heads = shape.k_heads if latent else max(1, shape.k_heads // tp)
+    v_heads = shape.v_heads if latent else max(1, shape.v_heads // tp) if shape.v_heads else 0
+    return k_heads * sum(dtype.vector_bytes(shape.k_dim)) + v_heads * sum(dtype.vector_bytes(shape.v_dim))
+
+
 def layer_specs(model: Model, engine: Vllm, kv_dtype: str, tp: int = 1,
                 n_kv_heads: Optional[int] = None) -> list[tuple[str, Optional[int], int]]:
     """(kind, window, page bytes) of every layer with a cache on one GPU of tensor parallelism tp:
@@ -315,7 +321,7 @@ def layer_specs(model: Model, engine: Vllm, kv_dtype: str, tp: int = 1,
     padded to the attention page (an H layer gives both). `engine` carries the block size."""
     from ..dtypes import resolve
     from ..errors import InputError
-    from ..models.model import LAYER_KINDS, NONE
+    from ..models.model import LAYER_KINDS
     from .vllm_hybrid import state_page_bytes
 
     engine.admit(model)
@@ -333,14 +339,11 @@ def layer_specs(model: Model, engine: Vllm, kv_dtype: str, tp: int = 1,
             state.append(len(out) + len(state))
         if kind in (NONE, RECURRENT):
             continue
-        shape = engine.shape(model, FULL if kind == HYBRID else kind, n_kv_heads)
-        latent = shape.kind == "mla"
-        k_heads = shape.k_heads if latent else max(1, shape.k_heads // tp)
-        v_heads = shape.v_heads if latent else max(1, shape.v_heads // tp) if shape.v_heads else 0
-        per_token = k_heads * sum(dtype.vector_bytes(shape.k_dim)) + v_heads * sum(dtype.vector_bytes(shape.v_dim))
+        kind = FULL if kind == HYBRID else kind  # an H layer's attention is a full layer's
+        shape = engine.shape(model, kind, n_kv_heads)
         window = model.sliding_window if kind == SLIDING else model.attention_chunk_size if kind == CHUNKED else None
-        out.append((shape.kind if latent else LAYER_KINDS[FULL if kind == HYBRID else kind], window,
-                    engine.block_size * per_token))
+        out.append(("mla" if shape.kind == "mla" else LAYER_KINDS[kind], window,
+                    engine.block_size * token_bytes(shape, dtype, tp)))
     if state:  # padded to the attention page; an attention-free model's own page
         page = out[0][2] if out else state_page_bytes(model, engine.serving_dtype(model), tp)
         for i in state:
@@ -371,9 +374,8 @@ def size_pool(model: Model, available_bytes: int, engine: Vllm, max_model_len: i
               tp: int = 1, n_kv_heads: Optional[int] = None) -> Pool:
     """num_blocks, groups and concurrency as vLLM's get_kv_cache_configs computes them, on one GPU
     of tensor parallelism tp; n_kv_heads rebuilds the attention (None: as published)."""
-    from ..errors import InputError
-
     from ..dtypes import resolve
+    from ..errors import InputError
     from .vllm_hybrid import state_blocks_per_request
 
     engine = engine.for_dtype(model, resolve(kv_dtype, engine.serving_dtype(model)), tp, n_kv_heads)

@@ -158,7 +158,7 @@ def derive(model: Any, seq_len: int, batch: int, engine: str, opts: Any = None, 
     kinds = _kinds(model, engine)
     out = []
     # an H layer holds a full layer's K/V and a recurrent state: counted with each
-    for kind in dict.fromkeys(kinds.replace("H", "F" if "F" in kinds else "FR")):  # each kind once, in order
+    for kind in dict.fromkeys(kinds.replace("H", "FR")):  # each kind once, in order of appearance
         count = kinds.count(kind) + (kinds.count("H") if kind in "FR" else 0)
         if kind == "N":
             continue
