@@ -106,7 +106,7 @@ def test_the_wheel_carries_configs(tmp_path):
     code = (
         "import kvcalc.models.registry as r, kvcalc.planning.gpus as g; ms = r.load_all(); "
         "assert r.configs_dir().is_relative_to(r'%s'), r.configs_dir(); "
-        "assert g.CATALOG.is_relative_to(r'%s') and len(g.load_catalog()) == 28; "
+        "assert g.CATALOG.is_relative_to(r'%s') and len(g.load_catalog()) == 100; "
         "import kvcalc.cli.fastpath as f, kvcalc.models.index as i; assert f.SPEC.is_file() and f.parse(['gpus', '-f', 'json'], f._spec()) is not None; "
         "assert i._index(r.configs_dir()) and i._index(g.CATALOG.parent); print(len(ms))" % (target, target)
     )

@@ -16,7 +16,10 @@ REQUIRED = ["h100-80gb", "h200", "a100-40gb", "a100-80gb", "l40s", "l4", "rtx-40
 def test_shipped_catalog_passes_the_strict_schema_and_has_every_required_gpu():
     data = yaml.safe_load(g.CATALOG.read_text())
     assert [x.name for x in g._from_data(data, g.CATALOG, validate=True)] == [x.name for x in g.load_catalog()]
-    assert [x.name for x in g.load_catalog()] == REQUIRED
+    assert [x.name for x in g.load_catalog()][:len(REQUIRED)] == REQUIRED
+    local = {x.name for x in g.load_catalog()[len(REQUIRED):]}
+    assert {"rtx-3060-12gb", "rtx-4070-ti-super", "rtx-5080", "rx-7900-xtx", "m1-8gb", "m2-max-64gb", "m3-ultra-512gb",
+            "m4-max-128gb"} <= local
     assert all(x.source and x.memory_bytes > 0 and x.hbm_bandwidth_bytes_per_s > 0 for x in g.load_catalog())
 
 
@@ -57,7 +60,7 @@ def test_bad_user_catalog(tmp_path, text, message):
 
 def test_the_catalog_has_at_least_25_accelerators_each_with_a_source():
     gpus = g.load_catalog()
-    assert len(gpus) >= 25 and len({x.vendor for x in gpus}) == 2
+    assert len(gpus) >= 25 and {x.vendor for x in gpus} == {"nvidia", "amd", "apple"}
     assert all(len(x.source) > 40 for x in gpus)
 
 
@@ -85,7 +88,7 @@ def test_gpu_auto_reads_the_local_gpu(tmp_path, monkeypatch):
 
 def test_gpu_auto_without_a_gpu_or_with_an_unknown_one(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(InputError, match="no local NVIDIA GPU found"):
+    with pytest.raises(InputError, match="no local GPU found"):
         g.find_gpu("auto")
     _fake_smi(tmp_path, monkeypatch, "NVIDIA Quadro X, 1024, 1000")
     with pytest.raises(InputError, match="'NVIDIA Quadro X' .1024 MiB. is not in the catalog"):

@@ -143,7 +143,7 @@ def test_eras_merge_their_rules_oldest_first():
 def test_kvcalc_engines_lists_every_era_with_its_source(run_cli):
     doc, _ = _json(run_cli, "engines")
     by = {r["engine"]: r for r in doc["runtimes"]}
-    assert set(by) == {"hf", "vllm", "sglang", "llama.cpp", "llama-cpp-python"}
+    assert set(by) == {"hf", "vllm", "sglang", "llama.cpp", "llama-cpp-python", "ollama"}
     assert [e["since"] for e in by["vllm"]["eras"]][:1] == ["0.8.4"] and by["vllm"]["newest"] == "0.32.0"
     vllm = {e["since"]: e["source"] for e in by["vllm"]["eras"]}
     assert {"0.9.1", "0.11.0", "0.20.1", "0.26.0", "0.29.0"} <= set(vllm)

@@ -75,7 +75,8 @@ METAVARS = {
     "flash_attn": "on|off|auto", "gpu": "GPU", "gpus": "N", "tp": "N", "pp": "N", "util": "FRACTION",
     "reserve": "BYTES", "weights_bytes": "BYTES", "catalog": "FILE", "kv_memory": "BYTES", "max_model_len": "TOKENS",
     "max_batched": "TOKENS", "kv_heads": "N,...|all", "n_heads": "N", "n_layers": "N", "head_dim": "N",
-    "min_tps": "TOKENS/S", "max_rows": "N", "plot": "FILE.png", "name": "NAME", "revision": "REV",
+    "min_tps": "TOKENS/S", "max_rows": "N", "plot": "FILE.png", "name": "NAME", "revision": "REV", "ngl": "N|all",
+    "n_cpu_moe": "N",
     ("table", "seq"): "LIST", ("table", "batch"): "LIST", ("table", "kv_dtype"): "DTYPES", ("table", "tp"): "LIST",
     ("table", "kv_heads"): "LIST|all", ("chart", "seq"): "LIST", ("compare", "kv_heads"): "N,...|all",
 }
@@ -248,7 +249,7 @@ def table(
 def fit(
     model: ModelArg,
     gpu: Annotated[str | None, typer.Option("--gpu", "-g", help="GPU from the catalog (see `kvcalc gpus`), e.g. h100-80gb; auto: the local GPU (nvidia-smi); not needed with --kv-memory.", show_default=False)] = None,
-    seq: Annotated[str | None, typer.Option("--seq", "-s", help="Tokens per sequence: how many such sequences fit.")] = None,
+    seq: Annotated[str | None, typer.Option("--seq", "-s", "-c", help="Tokens per sequence: how many such sequences fit (llama.cpp: -c, n_ctx).")] = None,
     batch: Annotated[str | None, typer.Option("--batch", "-b", help="Sequences at once: how long a context fits.")] = None,
     gpus: GpusOpt = None,
     tp: TpOpt = None,
@@ -274,9 +275,21 @@ def fit(
     revision: RevisionOpt = None,
     fail_if_not_fit: Annotated[bool, typer.Option("--fail-if-not-fit", help="Exit 1 when the answer is that it does not fit (the verdict, or vLLM refusing to start), for scripts.")] = False,
     assume: AssumeOpt = False,
+    k_dtype: Annotated[str | None, typer.Option("--k-dtype", "-ctk", help="llama.cpp: K cache type (f16, q8_0, q4_0, ...; default --kv-dtype).", show_default=False)] = None,
+    v_dtype: Annotated[str | None, typer.Option("--v-dtype", "-ctv", help="llama.cpp: V cache type (default --kv-dtype).", show_default=False)] = None,
+    parallel: Annotated[str | None, typer.Option("--parallel", "-np", help="llama.cpp: sequence slots sharing -c (default --batch, else the release's).", show_default=False)] = None,
+    kv_unified: Annotated[bool | None, typer.Option("--kv-unified/--no-kv-unified", help="llama.cpp: one KV buffer for all slots.", show_default=False)] = None,
+    swa_full: Annotated[bool | None, typer.Option("--swa-full/--no-swa-full", help="llama.cpp: full-size cache for sliding-window layers.", show_default=False)] = None,
+    ubatch: Annotated[str | None, typer.Option("--ubatch", "-ub", help="llama.cpp: physical batch size (n_ubatch; default 512): sizes the compute buffers.", show_default=False)] = None,
+    flash_attn: Annotated[str | None, typer.Option("--flash-attn", "-fa", help="llama.cpp: on, off or auto (default: the release's).", show_default=False)] = None,
+    ngl: Annotated[str | None, typer.Option("--n-gpu-layers", "--ngl", "-ngl", help="llama.cpp: layers on the GPU (all = every block and the output layer); default: the most that fit, all when no -c is given.", show_default=False)] = None,
+    n_cpu_moe: Annotated[str | None, typer.Option("--n-cpu-moe", "-ncmoe", help="llama.cpp: keep the MoE experts of the first N layers in host memory.", show_default=False)] = None,
+    wired_limit: Annotated[str | None, typer.Option("--wired-limit", metavar="BYTES", help="Apple GPUs: what `sysctl iogpu.wired_limit_mb` lets the GPU use (e.g. 56GiB), instead of macOS's default working set.", show_default=False)] = None,
 ) -> Result:
     """What fits on GPUs: max sequences at --seq, max context at --batch, decode bound; MHA / MQA beside.
-    With --kv-memory: vLLM's own num_blocks, KV cache tokens and maximum concurrency."""
+    With --kv-memory: vLLM's own num_blocks, KV cache tokens and maximum concurrency.
+    With --engine llama.cpp or ollama: weights, KV cache, compute and output buffers on the GPU or Mac
+    and in host memory; the largest -c, or the most layers (-ngl) that fit."""
     return commands.fit(**locals())
 
 

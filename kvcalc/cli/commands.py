@@ -207,9 +207,34 @@ def _fit_status(report, fail_if_not_fit):  # type: ignore[no-untyped-def]
     return 1 if fail_if_not_fit and report.document.get("fits") is False else None
 
 
-def fit(model, gpu, seq, batch, gpus, tp, pp, kv_dtype, weights_dtype, weights_bytes, util, reserve, block_size, catalog, engine, kv_memory, max_model_len, max_batched, fmt, output, revision, wide=False, fail_if_not_fit=False, mem_fraction=None, max_num_seqs=None, enforce_eager=False, entrypoint="serve", assume=False) -> Result:  # type: ignore[no-untyped-def]
-    call = Call(wide=wide, assume=assume)
+LOCAL_FLAGS = {"k_dtype": "--k-dtype", "v_dtype": "--v-dtype", "parallel": "--parallel", "kv_unified": "--kv-unified",
+               "swa_full": "--swa-full", "ubatch": "--ubatch", "flash_attn": "--flash-attn", "ngl": "--n-gpu-layers",
+               "n_cpu_moe": "--n-cpu-moe", "wired_limit": "--wired-limit"}
+SERVING_FLAGS = {"gpus": "--gpus", "tp": "--tp", "util": "--gpu-memory-utilization", "block_size": "--block-size",
+                 "kv_memory": "--kv-memory", "max_model_len": "--max-model-len", "max_batched": "--max-num-batched-tokens",
+                 "mem_fraction": "--mem-fraction-static", "max_num_seqs": "--max-num-seqs", "revision": "--revision"}
+
+
+def fit(model, gpu, seq, batch, gpus, tp, pp, kv_dtype, weights_dtype, weights_bytes, util, reserve, block_size, catalog, engine, kv_memory, max_model_len, max_batched, fmt, output, revision, wide=False, fail_if_not_fit=False, mem_fraction=None, max_num_seqs=None, enforce_eager=False, entrypoint="serve", assume=False, k_dtype=None, v_dtype=None, parallel=None, kv_unified=None, swa_full=None, ubatch=None, flash_attn=None, ngl=None, n_cpu_moe=None, wired_limit=None) -> Result:  # type: ignore[no-untyped-def]
+    from ..engines import engine_class
     from ..errors import InputError
+
+    given = locals()
+    local = str(engine).count(",") == 0 and engine_class(str(engine)).plans_locally
+    if local:  # llama.cpp's own placement: weights layer by layer, compute buffers, a margin
+        serving = [flag for key, flag in SERVING_FLAGS.items() if given[key] is not None] + \
+            (["--pp"] if str(pp) != "1" else []) + (["--enforce-eager"] if enforce_eager else [])
+        if serving:
+            raise InputError(f"{', '.join(serving)}: vLLM's and SGLang's, not llama.cpp's (see kvcalc fit --help)")
+        from .local import fit as local_fit
+
+        return local_fit(model, gpu, seq, batch, kv_dtype, weights_dtype, weights_bytes, reserve, catalog, engine, fmt,
+                         output, k_dtype, v_dtype, parallel, kv_unified, swa_full, ubatch, flash_attn, ngl, n_cpu_moe,
+                         wired_limit, fail_if_not_fit, wide, assume)
+    llama = [flag for key, flag in LOCAL_FLAGS.items() if given[key] is not None]
+    if llama:
+        raise InputError(f"{', '.join(llama)}: llama.cpp's; add --engine llama.cpp (or ollama)")
+    call = Call(wide=wide, assume=assume)
     from ..models.registry import GGUF_TENSORS, load_with_checkpoint
     from ..output.units import parse_bytes, parse_size
 

@@ -7,7 +7,8 @@ One module a runtime:
 - ``vllm``: vLLM's paged KV cache;
 - ``sglang``: SGLang's token pool;
 - ``llamacpp`` (CLI names ``llama.cpp`` and ``llama-cpp-python``): llama.cpp's cells, streams
-  and ggml block types.
+  and ggml block types;
+- ``ollama``: Ollama's defaults per release, mapped onto the llama.cpp rules it runs with.
 
 An engine is chosen once, at a command's edge: ``get_engine("vllm@0.10.1.1", block_size=16)``
 builds it with its release's rules (``kvcalc.engines.releases``: eras as data) and its options;
@@ -28,10 +29,10 @@ from .exact import DEFAULT_BLOCK_SIZE, Engine, Shape, StateTensor
 # CLI name -> (module, class). Every spelling a user may write maps to one of these.
 _MODULES = {"exact": ("exact", "Engine"), "hf": ("transformers", "Transformers"), "vllm": ("vllm", "Vllm"),
             "llama.cpp": ("llamacpp", "LlamaCpp"), "llama-cpp-python": ("llamacpp", "LlamaCpp"),
-            "sglang": ("sglang", "Sglang")}
+            "sglang": ("sglang", "Sglang"), "ollama": ("ollama", "Ollama")}
 _SPELLINGS = {"transformers": "hf", "llamacpp": "llama.cpp", "llama_cpp": "llama.cpp", "llama-cpp": "llama.cpp",
               "llama_cpp_python": "llama-cpp-python", "llamacpp-python": "llama-cpp-python"}
-ENGINES = ("exact", "hf", "vllm", "sglang", "llama.cpp", "llama-cpp-python")
+ENGINES = ("exact", "hf", "vllm", "sglang", "llama.cpp", "llama-cpp-python", "ollama")
 _LAZY = {"Transformers": "transformers", "Vllm": "vllm", "LlamaCpp": "llamacpp", "Sglang": "sglang"}
 
 

@@ -83,6 +83,7 @@ class Engine:
     measure_runtime: ClassVar[Optional[str]] = None  # the runtime --measure can allocate through
     # The layer letters and recurrent-state kinds this engine's rules cover (proven against its
     # runtime); a model with any other is refused by name (unmodelled), never sized by a guess.
+    plans_locally: ClassVar[bool] = False  # `fit` places its weights layer by layer on a GPU and the host (llama.cpp)
     layer_letters: ClassVar[str] = "FSNMRCH"
     state_kinds: ClassVar[tuple[str, ...]] = STATE_KINDS
     version: Optional[str] = None  # the runtime release asked for (None: no releases, or the newest)

@@ -139,6 +139,7 @@ class LlamaCpp(Engine):
     runtime: ClassVar[str] = "llama.cpp"
     is_exact: ClassVar[bool] = False
     plans_capacity: ClassVar[bool] = False
+    plans_locally: ClassVar[bool] = True
     shares_context: ClassVar[bool] = True
     state_kinds: ClassVar[tuple[str, ...]] = ("mamba", "mamba2", "gated_delta", "short_conv")  # no lightning
     name: str = "llama.cpp"  # type: ignore[misc]  # or llama-cpp-python: the C API's defaults

@@ -306,10 +306,13 @@ def weights_read(model: Model, w: Weights, setup: Setup, batch_size: int) -> lis
 
 
 def decode_bound(model: Model, w: Weights, setup: Setup, seq_len: int, batch_size: int,
-                 n_kv_heads: int | None) -> tuple[float, int]:
+                 n_kv_heads: int | None) -> tuple[float | None, int]:
     """(tokens/s upper bound of one replica, KV bytes per GPU of the largest stage) for a batch of
-    batch_size sequences at seq_len tokens: batch / sum over stages of (weights read + KV) / bandwidth."""
+    batch_size sequences at seq_len tokens: batch / sum over stages of (weights read + KV) / bandwidth;
+    no bound (None) for a GPU of a user's catalog without its bandwidth."""
     kv = [stage_cache(model, s, setup, seq_len, batch_size, n_kv_heads).cache_bytes for s in w.stages]
+    if setup.gpu.hbm_bandwidth_bytes_per_s is None:
+        return None, max(kv)
     read = weights_read(model, w, setup, batch_size)
     seconds = sum(r + k for r, k in zip(read, kv)) / setup.gpu.hbm_bandwidth_bytes_per_s
     return (batch_size / seconds if seconds else math.inf), max(kv)

@@ -309,6 +309,7 @@ GPU_COLUMNS = [
     Column("memory_bytes", "Memory (B)", "int", optional=True),
     Column("memory_human", "Memory", "bytes"),
     Column("cuda_total_human", "CUDA total", "bytes", optional=True),
+    Column("gpu_usable_human", "GPU may use", "bytes"),
     Column("hbm_bandwidth_bytes_per_s", "Bandwidth (B/s)", "int", optional=True),
     Column("bandwidth_human", "Bandwidth", "rate"),
     Column("aliases", "Also"),
@@ -319,18 +320,23 @@ def gpus_report(gpus: list[GPU]) -> Report:
     rows = []
     for g in gpus:
         cuda, cuda_source = g.cuda_total
+        usable, usable_rule = g.working_set()
         rows.append({
             "name": g.name, "vendor": g.vendor, "memory_bytes": g.memory_bytes, "memory_human": g.memory_bytes,
             "hbm_bandwidth_bytes_per_s": g.hbm_bandwidth_bytes_per_s, "bandwidth_human": g.hbm_bandwidth_bytes_per_s,
             "aliases": ", ".join(g.aliases), "source": g.source,
             "cuda_total_bytes": cuda, "cuda_total_human": cuda, "cuda_total_source": cuda_source,
             "cuda_total_derived": g.cuda_total_bytes is None,
+            "gpu_usable_bytes": usable, "gpu_usable_human": usable, "gpu_usable_rule": usable_rule,
         })
     doc = {"gpus": [{k: v for k, v in r.items() if not k.endswith("_human")} | {"aliases": list(g.aliases)}
                     for r, g in zip(rows, gpus)]}
     notes = ["memory: total as the driver reports it (nvidia-smi memory.total); CUDA total: what CUDA reports "
              "(torch.cuda.mem_get_info, what vLLM takes its share of), from a public log, or derived (memory less "
              "512 MiB) where none shows it; bandwidth: vendor datasheet",
+             "GPU may use: what llama.cpp can allocate there: CUDA's total (NVIDIA), the VRAM (AMD), or on a Mac "
+             "Metal's recommendedMaxWorkingSetSize (a log's, else macOS's rule: 2/3 of the memory up to 32 GiB, 3/4 "
+             "from 36 GiB; `sudo sysctl iogpu.wired_limit_mb=N` raises it: kvcalc fit --wired-limit)",
              "sources: kvcalc gpus --format yaml; add your own GPUs with --gpu-catalog FILE (same shape as kvcalc/planning/gpus.yaml)"]
     return Report("GPU catalog", GPU_COLUMNS, rows, doc, notes)
 
