@@ -61,7 +61,7 @@ def local_fit(call: Call, model: str, cfg: Any, eng: Any, gpu: str, catalog: Any
     w = weights_of(cfg, model, weights_dtype, ollama.default_file_type if ollama else None)
     local = Local(device, eng.for_model(cfg), size, rule, k_dtype, v_dtype,
                   parse_bytes(reserve, "--reserve", allow_zero=True) if reserve is not None else DEFAULT_MARGIN,
-                  parse_size(n_cpu_moe, "--n-cpu-moe") if n_cpu_moe is not None else 0)
+                  parse_size(n_cpu_moe, "--n-cpu-moe") if n_cpu_moe is not None else 0, ollama is not None)
     if local.n_cpu_moe and cfg.moe is None:
         raise InputError(f"--n-cpu-moe: {cfg.name} has no experts (not a MoE model)")
     layers = int(ngl) if ngl is not None and str(ngl).lstrip("-").isdigit() else None

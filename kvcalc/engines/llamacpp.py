@@ -55,7 +55,8 @@ RUNTIME = Runtime("llama.cpp", "llama.cpp", "build", checked=("b4875", "b5308", 
         {"ctx_pad": "fa", "streams_split": False, "stream_split": "ceil", "fa_off_mla": False, "swa_cache": "none",
          "mla": "per_head", "fa_default": "off",
          "server_slots": "one", "log": "llama_new_context_with_model: KV self", "fa_needs_equal_heads": True,
-         "hybrid_split": False, "recurrent_log": "seqs"}),
+         "hybrid_split": False, "recurrent_log": "seqs",
+         "graph_idxs": False, "graph_inp_embd": False, "graph_mask_f16": False, "graph_outputs_max": False}),
     Era("b4463", "the KV log line's prefix becomes llama_init_from_model", f"{_PR}11110 (afa8a9ec9)",
         {"log": "llama_init_from_model: KV self"}),
     Era("b4881", "the KV log line's prefix becomes llama_context", f"{_PR}12181 (e0dbec0bc), src/llama-context.cpp",
@@ -82,7 +83,8 @@ RUNTIME = Runtime("llama.cpp", "llama.cpp", "build", checked=("b4875", "b5308", 
                  "(#14363, b5913, effective by default once LLAMA_SET_ROWS=1 became the default); SWA cells "
                  "n_swa x (n_seq_max if unified else 1) + n_ubatch",
         f"{_PR}14363 (225e7a143) and {_PR}14959 (a4569c41f), src/llama-kv-cache-unified.cpp",
-        {"streams_split": True, "swa_cache": "streams", "log": "llama_kv_cache_unified: size streams"}),
+        {"streams_split": True, "swa_cache": "streams", "log": "llama_kv_cache_unified: size streams",
+         "graph_idxs": True}),
     Era("b6233", "the KV log prefix becomes llama_kv_cache", f"{_PR}15467 (715a6db02)",
         {"log": "llama_kv_cache: size streams"}),
     Era("b6325", "flash attention auto by default (llama_context_params.flash_attn_type); auto pads like on (256)",
@@ -97,6 +99,8 @@ RUNTIME = Runtime("llama.cpp", "llama.cpp", "build", checked=("b4875", "b5308", 
         f"{_PR}17046 (16bcc1259), src/llama-context.cpp", {"ctx_pad": "256"}),
     Era("b7433", "llama-server: -np defaults to auto (4 slots, unified); an explicit -np N keeps N streams",
         f"{_PR}17997 (7b1db3d3b), common/arg.cpp", {"server_slots": "auto"}),
+    Era("b7774", "compute graph: the token-embedding input inp_embd always allocated (4 x n_embd x n_ubatch B of "
+                 "the compute buffers)", f"{_PR}18550 (365a3e8c3), src/llama-graph.cpp", {"graph_inp_embd": True}),
     Era("b7832", "MLA caches no V row (V is a view of K): 576 elements a token",
         f"{_PR}19067 (d9c6ce46f), src/llama-kv-cache.cpp", {"mla": "k"}),
     Era("b8025", "a hybrid (Mamba + attention) model's attention cache is n_ctx_seq cells a stream (it was the "
@@ -104,6 +108,10 @@ RUNTIME = Runtime("llama.cpp", "llama.cpp", "build", checked=("b4875", "b5308", 
         {"hybrid_split": True}),
     Era("b9180", "the recurrent state's log line counts rs_seq", f"{_PR}22673 (255582687), "
                  "src/llama-memory-recurrent.cpp", {"recurrent_log": "rs_seq"}),
+    Era("b9410", "compute graph: the flash-attention mask made f16 directly (no f32 mask and cast)",
+        f"{_PR}23764 (031ddb2e0), src/llama-graph.cpp build_attn_inp_kq_mask", {"graph_mask_f16": True}),
+    Era("b9460", "compute graph: logits reserved for n_outputs_max rows (llama-server: -np), not the whole ubatch",
+        f"{_PR}23861 (de6f727aa), src/llama-context.cpp sched_reserve", {"graph_outputs_max": True}),
     Era("b11312", "the recurrent state's log line adds its P state (first seen in b11312, the build checked; the "
                   "PR that added it was not located)", "src/llama-memory-recurrent.cpp (0c1e57098)",
         {"recurrent_log": "rs_seq_p"}),
@@ -162,6 +170,15 @@ class LlamaCpp(Engine):
     hybrid_split: bool = rule(True)  # a Mamba hybrid's attention cells split per stream (else n_ctx each)
     recurrent_log: str = rule("rs_seq_p")  # the recurrent line: seqs | rs_seq | rs_seq_p
     whole_ctx: bool = False  # this model's attention cache is the whole n_ctx in every stream (for_model)
+    # how the program sets up the context: llama-server / llama-cli (n_batch 2048, n_outputs_max =
+    # -np) or the C API's defaults (llama-cpp-python, Ollama's cgo runner: n_outputs_max = n_batch)
+    n_batch: int = rule(2048)
+    c_api: bool = rule(False)
+    # the compute graph's inputs, build by build (kvcalc.planning.llamacpp_buffers)
+    graph_idxs: bool = rule(True)  # K/V written by set_rows through k_idxs / v_idxs inputs (b6071)
+    graph_inp_embd: bool = rule(True)  # the inp_embd input always allocated (b7774)
+    graph_mask_f16: bool = rule(True)  # the flash-attention mask an f16 input, not f32 and a cast (b9410)
+    graph_outputs_max: bool = rule(True)  # logits for n_outputs_max rows, not the whole ubatch (b9460)
 
     @classmethod
     def runtime_of(cls, name: str) -> Runtime:
@@ -174,8 +191,9 @@ class LlamaCpp(Engine):
         build, version = (f"b{release.rules['build']}", release.version) if name == "llama-cpp-python" else \
             (release.version, release.version)
         era, rules = RUNTIME.rules(build)
-        if name == "llama-cpp-python":  # Llama(): n_seq_max 1, one stream, swa_full on, flash_attn off
-            defaults = {"n_parallel": 1, "kv_unified": False, "swa_full": True, "flash_attn": "off"}
+        if name == "llama-cpp-python":  # Llama(): n_seq_max 1, one stream, swa_full on, flash_attn off, n_batch 512
+            defaults = {"n_parallel": 1, "kv_unified": False, "swa_full": True, "flash_attn": "off", "n_batch": 512,
+                        "c_api": True}
         elif rules["server_slots"] != "one":  # -np auto: 4 slots, unified; an explicit -np N keeps N streams
             given = options.get("n_parallel")  # until b7433 an explicit -np 1 could not be told from auto
             explicit = given is not None and (given != 1 or rules["server_slots"] == "auto")
@@ -200,6 +218,13 @@ class LlamaCpp(Engine):
 
     def dtype_rule(self, model: Model) -> str:
         return f"auto = f16: llama.cpp's default cache type (-ctk / -ctv f16), whatever the weights ({model.dtype})"
+
+    @property
+    def n_outputs_max(self) -> int:
+        """Output rows the reserved graph computes logits for: llama-server sets -np; the C API n_batch."""
+        if not self.graph_outputs_max:
+            return self.n_batch  # before b9460 every token of the reserved ubatch had its logits
+        return self.n_batch if self.c_api else self.n_parallel
 
     def streams(self) -> int:
         return self.n_parallel if self.streams_split and not self.kv_unified else 1

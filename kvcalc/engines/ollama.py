@@ -139,7 +139,9 @@ class Ollama(LlamaCpp):
             notes.append(f"-ub {ub}: Ollama {self.version}'s batch for num_ctx {seq:,} (512 up to 4,096, 1,024 up to "
                          f"32,768, 2,048 above; Ollama lowers it on a short GPU and to 512 without flash attention "
                          f"on CUDA: give --ubatch then)")
-        llama = replace(llama, name="llama.cpp", version=self.llama_build, rules_version=self.llama_build, n_ubatch=ub)
+        c_api = self.runner != "llama-server"  # the cgo runner: llama_context_default_params, n_batch 512 x parallel
+        llama = replace(llama, name="llama.cpp", version=self.llama_build, rules_version=self.llama_build, n_ubatch=ub,
+                        c_api=c_api, n_batch=512 * slots if c_api else ub)
         notes.append(f"Ollama {self.version} runs llama.cpp with -c {seq * slots:,} -np {slots} (num_ctx x parallel), "
                      f"flash attention {self.flash_attn}; sized by llama.cpp {self.llama_build}'s rules")
         return llama, seq * slots, notes

@@ -211,7 +211,29 @@ def model_from_metadata(lookup: Callable[[str], Any], origin: str, stem: str,
         data["mla"] = mla
     if ssm and ("R" in pattern or "H" in pattern):
         data["ssm"] = ssm
+    moe = _moe(m)
+    if moe:
+        data["moe"] = moe
     return validate(data, origin)
+
+
+def _moe(m: _Meta) -> Optional[dict[str, Any]]:
+    """The routed experts, as llama.cpp's loader reads them (expert_count, expert_used_count,
+    expert_feed_forward_length, expert_shared_count, leading_dense_block_count): the weights and
+    compute buffers of `fit --engine llama.cpp` need them, the cache does not."""
+    n = int(m.arch_key("expert_count", 0) or 0)
+    used = int(m.arch_key("expert_used_count", 0) or 0)
+    ff = int(m.arch_key("expert_feed_forward_length", 0) or 0)
+    if n < 2 or not used or not ff:
+        return None
+    out: dict[str, Any] = {"n_experts": n, "n_experts_per_tok": used, "expert_intermediate_size": ff}
+    shared = int(m.arch_key("expert_shared_count", 0) or 0)
+    if shared:
+        out["n_shared_experts"] = shared
+    dense = int(m.arch_key("leading_dense_block_count", 0) or 0)
+    if dense:
+        out["first_dense_layers"] = dense
+    return out
 
 
 def _ssm(m: _Meta, hidden: int) -> Optional[dict[str, Any]]:

@@ -41,8 +41,35 @@ class Weights:
                 out[t.layer] += t.n_bytes
         return out
 
+    def gpu_layer_bytes(self, n_layers: int, experts: bool | None = None) -> list[int]:
+        """layer_bytes as a CUDA buffer holds them (cuda_bytes)."""
+        out = [0] * n_layers
+        for t in self.tensors:
+            if 0 <= t.layer < n_layers and (experts is None or experts == is_expert(t.name)):
+                out[t.layer] += cuda_bytes(t)
+        return out
+
+    def tensor(self, name: str) -> Tensor | None:
+        return next((t for t in self.tensors if t.name == name), None)
+
     def named(self, name: str) -> int:
         return sum(t.n_bytes for t in self.tensors if t.name == name)
+
+
+MATRIX_ROW_PADDING = 512  # ggml-cuda: a quantized tensor's last row is padded to 512 elements
+CUDA_ALIGN = 128  # ggml-cuda's buffer alignment
+
+
+def cuda_bytes(t: Tensor) -> int:
+    """What a tensor takes in a CUDA (or ROCm) buffer: ggml_backend_cuda_buffer_type_get_alloc_size
+    (a quantized row of ne0 % 512 != 0 elements padded to 512) rounded to the 128-byte alignment."""
+    from .gguf_quant import GGML_TYPES
+
+    size = t.n_bytes
+    block, bytes_per_block = GGML_TYPES.get(t.ggml_type, (1, 0))
+    if block > 1 and t.shape[0] % MATRIX_ROW_PADDING:
+        size += (MATRIX_ROW_PADDING - t.shape[0] % MATRIX_ROW_PADDING) // block * bytes_per_block
+    return -(-size // CUDA_ALIGN) * CUDA_ALIGN
 
 
 def is_expert(name: str) -> bool:

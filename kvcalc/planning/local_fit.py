@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from ..core.formulas import kv_cache
 from ..engines.llamacpp import LlamaCpp
 from ..errors import InputError
-from ..models.gguf_tensors import Weights
+from ..models.gguf_tensors import Weights, is_expert
 from ..models.model import CHUNKED, FULL, HYBRID, MLA_KIND, NONE, RECURRENT, SLIDING, Model
 from .gpus import GPU
 from .llamacpp_buffers import compute_buffers, output_buffer
@@ -43,6 +43,7 @@ class Local:
     v_dtype: str = "auto"
     margin_bytes: int = DEFAULT_MARGIN
     n_cpu_moe: int = 0
+    embeddings: bool = False  # the context also extracts embeddings (Ollama's runner does): a bigger output buffer
 
 
 @dataclass(frozen=True)
@@ -105,17 +106,29 @@ def place(model: Model, w: Weights, local: Local, n_ctx: int, ngl: int) -> Place
     """What llama.cpp allocates on the GPU and in host memory for -c n_ctx and -ngl ngl."""
     n = model.n_layers
     on_gpu = gpu_layers(n, ngl)
-    layers = w.layer_bytes(n)
-    experts = w.layer_bytes(n, experts=True)
+    metal = local.gpu.unified  # Metal maps the file (MTL0_Mapped): the tensors' own bytes
+    from ..models.gguf_tensors import cuda_bytes
+
+    size = (lambda t: t.n_bytes) if metal else cuda_bytes
+    layers = w.layer_bytes(n) if metal else w.gpu_layer_bytes(n)
+    experts = w.layer_bytes(n, experts=True) if metal else w.gpu_layer_bytes(n, experts=True)
     gpu_w = sum(layers[i] for i in on_gpu) - sum(experts[i] for i in on_gpu if i < local.n_cpu_moe)
+    head = w.tensor("output.weight") or w.tensor("token_embd.weight")
     if ngl > n:  # the output layer: its norm and head (a tied head is a copy of token_embd on the GPU)
-        head = w.named("output.weight") or w.named("token_embd.weight")
-        gpu_w += head + w.named("output_norm.weight")
-    host_w = w.total_bytes - gpu_w + (w.named("token_embd.weight") if ngl > n and not w.named("output.weight") else 0)
+        norm = w.tensor("output_norm.weight")
+        gpu_w += (size(head) if head else 0) + (size(norm) if norm else 0)
+    on_host = [t for t in w.tensors if not (0 <= t.layer < n and t.layer in on_gpu)
+               and not (ngl > n and t.name in ("output.weight", "output_norm.weight"))]
+    host_w = sum(t.n_bytes for t in on_host) + sum(
+        t.n_bytes for t in w.tensors if t.layer in on_gpu and t.layer < local.n_cpu_moe and is_expert(t.name))
     kv = layer_kv(model, local.engine, n_ctx, local.k_dtype, local.v_dtype)
     gpu_kv = sum(kv[i] for i in on_gpu)
-    compute = compute_buffers(model, local.engine, n_ctx, ngl)
-    out = output_buffer(model, local.engine)
+    from ..dtypes import resolve
+
+    quantized = [resolve(d, "fp16").group_size > 0 for d in (local.k_dtype, local.v_dtype)]
+    compute = compute_buffers(model, local.engine, n_ctx, ngl, local.gpu.unified,
+                              w.named("output.weight") or w.named("token_embd.weight"), *quantized)
+    out = output_buffer(model, local.engine, local.embeddings)
     return Placement(n_ctx, ngl, Device(gpu_w, gpu_kv, compute.device_bytes, 0),
                      Device(host_w, sum(kv) - gpu_kv, compute.host_bytes, out),
                      local.device_bytes - local.margin_bytes)

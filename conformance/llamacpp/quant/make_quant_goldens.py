@@ -33,6 +33,7 @@ import json
 import math
 import os
 import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -432,6 +433,16 @@ def run_dry(work: Path, pred_mod, ftypes) -> dict:
     return out
 
 
+def expected_bytes(src: Path, ftype: str) -> int:
+    """Output size from the quantizer's own dry run (its 'quant size' line, MiB to 0.01)."""
+    dry_run(src, ftype, False)
+    for ln in log_lines():
+        mt = re.search(r"quant size\s*=\s*([\d.]+) MiB", ln)
+        if mt:
+            return int(float(mt.group(1)) * 2**20)
+    return 0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", type=Path, default=Path("/tmp/research/issue21/quantlive/work"))
@@ -466,6 +477,16 @@ def main() -> None:
             (work / "results" / f"{mname}-source.json").write_text(json.dumps(rb))
         for ft in pending:
             dst = work / f"{mname}-{ft}.gguf"
+            need = expected_bytes(src, ft) + (3 << 30)
+            free = shutil.disk_usage(work).free
+            if free < need:
+                # not enough room for the output: record the quantizer's dry run instead
+                d = dry_run(src, ft, False)
+                res = dict(model=mname, ftype=ft, skipped=f"disk: {free} B free < {need} B needed",
+                           dry_run_types=d["types"])
+                print(f"[{mname}] {ft}: skipped ({res['skipped']})", flush=True)
+                (work / "results" / f"{mname}-{ft}.json").write_text(json.dumps(res))
+                continue
             q = quantize(src, dst, ft, args.nthread)
             print(f"[{mname}] {ft}: rc={q['rc']} {q['seconds']}s", flush=True)
             res = dict(model=mname, ftype=ft, quantize=q)
@@ -563,6 +584,36 @@ def buffer_analysis(g: dict, load: dict) -> dict:
     return out
 
 
+def _dry_compact(v: dict) -> dict:
+    shapes: dict = {}
+    for n, ne in v["tensors"]:
+        key = "blk." + ".".join(n.split(".")[2:]) if n.startswith("blk.") else n
+        shapes.setdefault(key, ne)
+    fts: dict = {}
+    for ft, e in v["file_types"].items():
+        if "types" not in e:
+            fts[ft] = e
+            continue
+        per: dict = {}
+        for (n, _), t in zip(v["tensors"], e["types"]):
+            if n.startswith("blk."):
+                per.setdefault(".".join(n.split(".")[2:]), {}).setdefault(t, []).append(int(n.split(".")[1]))
+            else:
+                per[n] = t
+        types = {k: (next(iter(x)) if isinstance(x, dict) and len(x) == 1 else
+                     {t: _ranges(ls)[7:] for t, ls in x.items()} if isinstance(x, dict) else x)
+                 for k, x in per.items()}
+        out = dict(tensor_bytes=e["tensor_bytes"], data_bytes=e["data_bytes"], types=types)
+        msg = [m for m in e.get("messages", []) if "fallback" in m or "require" in m]
+        if msg:
+            out["messages"] = msg
+        base = ft.replace("+imatrix", "")
+        if ft.endswith("+imatrix") and isinstance(fts.get(base), dict) and fts[base].get("types") == types:
+            out = f"same as {base}"
+        fts[ft] = out
+    return dict(spec=v["spec"], n_tensors=len(v["tensors"]), shapes=shapes, file_types=fts)
+
+
 def assemble(work: Path, args) -> None:
     goldens = dict(
         llama_cpp_python=VERSION,
@@ -591,14 +642,25 @@ def assemble(work: Path, args) -> None:
         gm = dict(spec=m, file_types={})
         if src.exists():
             s = json.loads(src.read_text())
-            gm["source"] = dict(file_bytes=s["file_bytes"], header_bytes=s["header_bytes"],
-                                tensors=[dict(name=t["name"], type=t["type"], ne=t["ne"]) for t in s["tensors"]])
+            gm["source"] = dict(file_bytes=s["file_bytes"], header_bytes=s["header_bytes"], n_tensors=len(s["tensors"]),
+                                note="F16 for every 2-D+ weight, F32 for norms / rope_freqs / ffn_gate_inp")
         bm = {}
         for ft in FTYPES:
             f = work / "results" / f"{mname}-{ft}.json"
             if not f.exists():
                 continue
             r = json.loads(f.read_text())
+            if "skipped" in r:
+                from gguf.constants import GGML_QUANT_SIZES
+                qs = {t.name: v for t, v in GGML_QUANT_SIZES.items()}
+                rows = []
+                for t in s["tensors"]:
+                    ty, ne = r["dry_run_types"][t["name"]], t["ne"]
+                    rows.append(dict(name=t["name"], type=ty, ne=ne,
+                                     n_bytes=int(np.prod(ne[1:])) * (ne[0] // qs[ty][0]) * qs[ty][1]))
+                gm["file_types"][ft] = dict(skipped=r["skipped"], note="types from the quantizer's dry run, "
+                                            "bytes from gguf's block table; no file written or loaded", tensors=rows)
+                continue
             e = dict(quantize_rc=r["quantize"]["rc"], quantize_seconds=r["quantize"]["seconds"],
                      nthread=r["quantize"]["nthread"], quantize_log=r["quantize"]["log_summary"])
             if "gguf" in r:
@@ -631,10 +693,10 @@ def assemble(work: Path, args) -> None:
                  "'tensors' (the quantizer's order); bytes from gguf's block table. '+imatrix': a dummy "
                  "one-entry imatrix was passed, which only sets has_imatrix (its data is never used in a "
                  "dry run). Entries with 'error' did not run (e.g. types the quantizer refuses).",
-            models={k: dict(spec=v["spec"], tensors=v["tensors"],
-                            file_types={ft: {kk: vv for kk, vv in e.items() if kk != "predictor_mismatches"}
-                                        for ft, e in v["file_types"].items()})
-                    for k, v in d.items()})
+            format="shapes: ne per tensor ('blk.' = every layer). types: per tensor, either one type for every "
+                   "layer or {type: 'layers a-b,c'}. A '+imatrix' entry that equals the plain one is the string "
+                   "'same as <ftype>'.",
+            models={k: _dry_compact(v) for k, v in d.items()})
         for k, v in d.items():
             for ft, e in v["file_types"].items():
                 if e.get("predictor_mismatches") or e.get("predictor_error") or (
