@@ -57,6 +57,13 @@ def samples() -> dict[str, list[list[str]]]:
                             ["fit", "gemma-2-9b", "--kv-memory", "4GiB", "--engine", "vllm@0.10.1.1", "-f", "json"]],
         "fit-engines": [["fit", "llama3.1-8b", "--gpu", "h100-80gb", "--engine", "vllm,sglang", "--seq", "16k", "--batch", "8", "-f", "json"],
                         ["fit", "deepseek-v3", "--gpu", "h200", "--gpus", "8", "--engine", "vllm@0.10.1.1,sglang", "--seq", "32k", "-f", "json"]],
+        "fit-local": [["fit", "llama3.1-8b", "--engine", "llama.cpp", "--weights-dtype", "q4_k_m", "--gpu", g, "-f", "json",
+                       *extra] for g, extra in (("rtx-4090", ["--batch", "1"]), ("m2-max-64gb", []),
+                                                ("rtx-3060-12gb", ["-c", "64k"]), ("rtx-4090", ["-c", "8k", "-ngl", "20"]))]
+                     + [["fit", "qwen3-30b-a3b", "--engine", "llama.cpp", "--weights-dtype", "q4_k_m", "--gpu",
+                         "rtx-3060-12gb", "-c", "32k", "-ngl", "all", "-f", "json"],
+                        ["fit", "llama3.1-8b", "--engine", "ollama", "--gpu", "rtx-4090", "-f", "json"],
+                        ["fit", "qwen3-30b-a3b", "--engine", "ollama@0.30.0", "--gpu", "m4-max-36gb", "-f", "json"]],
         "fit-token-pool": [["fit", "qwen3-235b-a22b", "--engine", "sglang", "--kv-memory", "16GiB", "--tp", "4", "-f", "json"],
                            ["fit", "deepseek-v3", "--engine", "sglang@0.4.6", "--kv-memory", "40GiB", "-f", "json"],
                            ["fit", str(HF / "gpt-oss-120b.json"), "--engine", "sglang", "--kv-memory", "40GiB", "-f", "json"],

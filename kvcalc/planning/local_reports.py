@@ -97,7 +97,8 @@ def local_fit_report(model: Model, w: Weights, local: Local, n_ctx: int | None, 
     gpu_name = local.gpu.name
     who = engine_words or f"llama.cpp {eng.version}"
     if question == "max_context":
-        head = (f"max context -c {p.n_ctx:,}" + (f" ({p.n_ctx // slots:,} a slot x {slots})" if slots > 1 else "")
+        own = " (the model's trained context: the GPU has room to spare)" if p.n_ctx == limit else ""
+        head = (f"max context -c {p.n_ctx:,}{own}" + (f" ({p.n_ctx // slots:,} a slot x {slots})" if slots > 1 else "")
                 + f", {_ngl_words(model, p.ngl)}")
     elif question == "max_ngl":
         head = (f"-c {p.n_ctx:,}: {_ngl_words(model, p.ngl)}" if p.fits
@@ -133,7 +134,7 @@ def local_fit_report(model: Model, w: Weights, local: Local, n_ctx: int | None, 
         f"KV cache: {k} K, {v} V; {'one buffer for all slots' if eng.kv_unified or slots == 1 else 'a stream a slot'}; "
         f"each layer's where its block is (`kvcalc calc --engine llama.cpp` gives llama.cpp's own lines)",
         f"compute buffers: an estimate of the graph's worst case for -ub {eng.n_ubatch} tokens against {cells:,} cells"
-        f"{' (flash attention auto: on where the backend supports it)' if fa == 'auto' else ''}; the README says how "
+        f"{' (flash attention auto: on where the backend supports it)' if fa == 'auto' else ''}; docs/local.md says how "
         f"close it came on real logs",
     ]
     if not p.fits:
