@@ -97,6 +97,15 @@ class Ollama(LlamaCpp):
     def ollama(self) -> "Ollama":
         return self
 
+    def admit(self, model: Model) -> None:
+        super().admit(model)
+        self.refuse(model)
+
+    def cells_per_stream(self, n_ctx: int) -> int:
+        """`kvcalc calc --engine ollama --seq N`: N is num_ctx, a sequence's context; Ollama starts
+        llama.cpp with -c N x parallel and a stream a sequence, so each stream holds N cells."""
+        return super().cells_per_stream(n_ctx * self.n_parallel)
+
     def default_num_ctx(self, device_bytes: int) -> tuple[int, str]:
         """(num_ctx, the rule) when neither the request nor OLLAMA_CONTEXT_LENGTH sets it."""
         if self.default_ctx == "vram":
