@@ -174,3 +174,46 @@ def test_ollama_defaults(run_cli):
 def test_refusals(run_cli, args, message):
     code, out, err = run_cli("fit", *args)
     assert code != 0 and message in err and "Traceback" not in err and out == ""
+
+
+def test_a_gguf_files_own_tensor_table(run_cli, tmp_path):
+    """A .gguf's tensors as stored: a Q8_0 file of 2 llama layers, its blocks' bytes on the GPU."""
+    import numpy as np
+
+    gguf = pytest.importorskip("gguf")
+    w = gguf.GGUFWriter(str(tmp_path / "tiny.gguf"), "llama")
+    for key, value in (("block_count", 2), ("context_length", 8192), ("embedding_length", 256),
+                       ("feed_forward_length", 512), ("attention.head_count", 4), ("attention.head_count_kv", 2)):
+        w.add_uint32(f"llama.{key}", value)
+    w.add_float32("llama.attention.layer_norm_rms_epsilon", 1e-5)
+    w.add_uint32("llama.vocab_size", 1024)
+    q8 = gguf.GGMLQuantizationType.Q8_0
+    tensors = [("token_embd.weight", (1024, 256), q8), ("output_norm.weight", (256,), None),
+               ("output.weight", (1024, 256), q8)]
+    for i in range(2):
+        tensors += [(f"blk.{i}.attn_norm.weight", (256,), None), (f"blk.{i}.attn_q.weight", (256, 256), q8),
+                    (f"blk.{i}.attn_k.weight", (128, 256), q8), (f"blk.{i}.attn_v.weight", (128, 256), q8),
+                    (f"blk.{i}.attn_output.weight", (256, 256), q8), (f"blk.{i}.ffn_norm.weight", (256,), None),
+                    (f"blk.{i}.ffn_gate.weight", (512, 256), q8), (f"blk.{i}.ffn_up.weight", (512, 256), q8),
+                    (f"blk.{i}.ffn_down.weight", (256, 512), q8)]
+    for name, shape, qt in tensors:  # numpy order: rows, then the row of ne0 elements
+        if qt is None:
+            w.add_tensor(name, np.zeros(shape, dtype=np.float32))
+        else:
+            w.add_tensor(name, np.zeros((shape[0], shape[1] // 32 * 34), dtype=np.uint8), raw_dtype=qt)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    code, out, err = run_cli("fit", str(tmp_path / "tiny.gguf"), "--engine", "llama.cpp", "--gpu", "rtx-4090",
+                             "-c", "4096", "-ngl", "all", "-f", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    per_block = (256 * 256 * 2 + 128 * 256 * 2 + 512 * 256 * 3) // 32 * 34 + 2 * 256 * 4  # Q8_0 + 2 f32 norms
+    embd = 1024 * 256 // 32 * 34
+    assert doc["weights_bytes"] == 2 * per_block + 2 * embd + 256 * 4
+    assert doc["devices"][1]["weights_bytes"] == embd  # token_embd stays in host memory
+    assert doc["weights_file_type"] is None and "tensor table" in doc["weights_source"]
+    code, out, err = run_cli("fit", str(tmp_path / "tiny.gguf"), "--engine", "llama.cpp", "--gpu", "rtx-4090",
+                             "--weights-dtype", "q4_0")
+    assert code == 2 and "their own types" in err
