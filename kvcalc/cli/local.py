@@ -25,7 +25,7 @@ def weights_of(cfg: Any, model: str, weights_dtype: str, default_type: str | Non
         if default_type is None:
             raise InputError(f"{cfg.name}: say which GGUF: --weights-dtype FILE_TYPE (q4_k_m, q8_0, f16 ...: "
                              f"llama-quantize's types) or give the .gguf file")
-        ftype = default_type
+        ftype = default_type  # Ollama's library tags (llama3.1:8b ...) are Q4_K_M
     if ftype in ("fp16", "bf16", "fp32"):
         ftype = {"fp16": "f16", "fp32": "f32"}.get(ftype, ftype)
     if ftype not in FILE_TYPES:

@@ -151,6 +151,8 @@ class Ollama(LlamaCpp):
         c_api = self.runner != "llama-server"  # the cgo runner: llama_context_default_params, n_batch 512 x parallel
         llama = replace(llama, name="llama.cpp", version=self.llama_build, rules_version=self.llama_build, n_ubatch=ub,
                         c_api=c_api, n_batch=512 * slots if c_api else ub)
+        notes.append("weights: Q4_K_M unless --weights-dtype says otherwise (the file type of Ollama's library tags, "
+                     "llama3.1:8b and the like)")
         notes.append(f"Ollama {self.version} runs llama.cpp with -c {seq * slots:,} -np {slots} (num_ctx x parallel), "
                      f"flash attention {self.flash_attn}; sized by llama.cpp {self.llama_build}'s rules")
         return llama, seq * slots, notes

@@ -137,6 +137,11 @@ def local_fit_report(model: Model, w: Weights, local: Local, n_ctx: int | None, 
         f"{' (flash attention auto: on where the backend supports it)' if fa == 'auto' else ''}; docs/local.md says how "
         f"close it came on real logs",
     ]
+    odd = sorted({"sliding-window" if k in "SC" else "MLA" if k == "M" else "recurrent" for k in set(model.layer_kinds)
+                  if k in "SCMRH"})
+    if odd:
+        notes.append(f"compute buffers: {model.name}'s {', '.join(odd)} layers are sized as full attention there "
+                     f"(an upper bound: kvcalc checked the graph of full-attention models only)")
     if not p.fits:
         notes.append("to fit: " + "; or ".join(_fix(model, w, local, p)))
     notes += extra_notes or []
