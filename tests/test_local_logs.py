@@ -72,7 +72,7 @@ def _engine(case):
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c[0][:2] + (c[1] or ""))
 def test_compute_and_output_buffers(case):
     eng, model = _engine(case)
-    text, n_ctx, where, ftype, embeddings, tol = _lines(case), case[5], case[6], case[7], case[8], case[9]
+    text, n_ctx, where, embeddings, tol = _lines(case), case[5], case[6], case[8], case[9]
     if "output buffer size" in text:  # (07's excerpt does not print it)
         assert round(output_buffer(model, eng, embeddings) / 2**20, 2) == _mib(text, r"output buffer size ")
     if where == "cpu":

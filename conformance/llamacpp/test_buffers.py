@@ -8,7 +8,6 @@ weights in sparse files, so each loads in a moment."""
 
 from __future__ import annotations
 
-import ctypes
 import itertools
 import re
 from dataclasses import replace

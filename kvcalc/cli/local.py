@@ -36,8 +36,8 @@ def weights_of(cfg: Any, model: str, weights_dtype: str, default_type: str | Non
 
 def local_fit(call: Call, model: str, cfg: Any, eng: Any, gpu: str, catalog: Any, seq: Any, batch: Any,
               k_dtype: str, v_dtype: str, weights_dtype: str, weights_bytes: Any, reserve: Any, ngl: Any,
-              n_cpu_moe: Any, wired_limit: Any) -> tuple[Any, list[str]]:
-    """The report of one llama.cpp / Ollama fit, and the warnings to say after it."""
+              n_cpu_moe: Any, wired_limit: Any) -> Any:
+    """The report of one llama.cpp / Ollama fit."""
     from ..output.units import parse_bytes, parse_size
     from ..planning.gpus import find_gpu
     from ..planning.local_fit import DEFAULT_MARGIN, Local
@@ -70,7 +70,7 @@ def local_fit(call: Call, model: str, cfg: Any, eng: Any, gpu: str, catalog: Any
     if ngl is not None and str(ngl).strip().lower() == "all":
         layers = -1
     words = ollama.words(eng) if ollama else None
-    return local_fit_report(cfg, w, local, n_ctx, layers, notes, words), []
+    return local_fit_report(cfg, w, local, n_ctx, layers, notes, words)
 
 
 def slots(parallel: Any, batch: Any) -> int | None:
@@ -103,7 +103,7 @@ def fit(model, gpu, seq, batch, kv_dtype, weights_dtype, weights_bytes, reserve,
     cfg = call.admit(load_model(model))
     k = k_dtype if k_dtype is not None else kv_dtype
     v = v_dtype if v_dtype is not None else kv_dtype
-    report, _ = local_fit(call, model, cfg, eng, gpu, catalog, seq, batch, k, v, weights_dtype, weights_bytes,
+    report = local_fit(call, model, cfg, eng, gpu, catalog, seq, batch, k, v, weights_dtype, weights_bytes,
                           reserve, ngl, n_cpu_moe, wired_limit)
     call.emit(report, fmt, "iec", output)
     return call.done(1 if fail_if_not_fit and report.document.get("fits") is False else None)

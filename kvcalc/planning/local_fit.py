@@ -16,12 +16,12 @@ src/llama-context.cpp, of the build the engine names):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from ..core.formulas import kv_cache
 from ..engines.llamacpp import LlamaCpp
-from ..errors import InputError
-from ..models.gguf_tensors import Weights, is_expert
+from ..dtypes import resolve
+from ..models.gguf_tensors import Weights, cuda_bytes, is_expert
 from ..models.model import CHUNKED, FULL, HYBRID, MLA_KIND, NONE, RECURRENT, SLIDING, Model
 from .gpus import GPU
 from .llamacpp_buffers import compute_buffers, output_buffer
@@ -107,8 +107,6 @@ def place(model: Model, w: Weights, local: Local, n_ctx: int, ngl: int) -> Place
     n = model.n_layers
     on_gpu = gpu_layers(n, ngl)
     metal = local.gpu.unified  # Metal maps the file (MTL0_Mapped): the tensors' own bytes
-    from ..models.gguf_tensors import cuda_bytes
-
     size = (lambda t: t.n_bytes) if metal else cuda_bytes
     layers = w.layer_bytes(n) if metal else w.gpu_layer_bytes(n)
     experts = w.layer_bytes(n, experts=True) if metal else w.gpu_layer_bytes(n, experts=True)
@@ -123,8 +121,6 @@ def place(model: Model, w: Weights, local: Local, n_ctx: int, ngl: int) -> Place
         t.n_bytes for t in w.tensors if t.layer in on_gpu and t.layer < local.n_cpu_moe and is_expert(t.name))
     kv = layer_kv(model, local.engine, n_ctx, local.k_dtype, local.v_dtype)
     gpu_kv = sum(kv[i] for i in on_gpu)
-    from ..dtypes import resolve
-
     quantized = [resolve(d, "fp16").group_size > 0 for d in (local.k_dtype, local.v_dtype)]
     compute = compute_buffers(model, local.engine, n_ctx, ngl, local.gpu.unified,
                               w.named("output.weight") or w.named("token_embd.weight"), *quantized)
@@ -167,12 +163,3 @@ def check_ngl(model: Model, ngl: int) -> int:
     if ngl < 0 or ngl > model.n_layers:
         return model.n_layers + 1
     return ngl
-
-
-def for_slots(local: Local, n_parallel: int | None) -> Local:
-    """The setup with -np slots set (None keeps the engine's default)."""
-    if n_parallel is None:
-        return local
-    if n_parallel < 1:
-        raise InputError(f"--parallel {n_parallel}: must be 1 or more")
-    return replace(local, engine=replace(local.engine, n_parallel=n_parallel))
