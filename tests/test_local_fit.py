@@ -217,3 +217,19 @@ def test_a_gguf_files_own_tensor_table(run_cli, tmp_path):
     code, out, err = run_cli("fit", str(tmp_path / "tiny.gguf"), "--engine", "llama.cpp", "--gpu", "rtx-4090",
                              "--weights-dtype", "q4_0")
     assert code == 2 and "their own types" in err
+
+
+def test_a_user_catalog_without_bandwidth(run_cli, tmp_path):
+    """A user's GPU needs no bandwidth for llama.cpp's fit; a decode bound then has none."""
+    f = tmp_path / "mine.yaml"
+    f.write_text("gpus:\n  - name: my-card\n    vendor: nvidia\n    memory_bytes: 17179869184\n    source: my nvidia-smi\n"
+                 "  - name: my-mac\n    vendor: apple\n    memory_bytes: 34359738368\n    source: About This Mac\n")
+    code, out, err = run_cli("fit", "llama3.1-8b", "--engine", "llama.cpp", "--weights-dtype", "q8_0", "--gpu", "my-card",
+                             "--gpu-catalog", str(f), "-f", "json")
+    assert code == 0, err
+    assert json.loads(out)["usable_bytes"] == 17179869184 - (512 << 20)  # CUDA's total: the driver's less 512 MiB
+    code, out, err = run_cli("fit", "llama3.1-8b", "--engine", "llama.cpp", "--weights-dtype", "q8_0", "--gpu", "my-mac",
+                             "--gpu-catalog", str(f), "-f", "json")
+    assert json.loads(out)["usable_bytes"] == g.apple_working_set(32 << 30)
+    code, out, err = run_cli("fit", "llama3.1-8b", "--gpu", "my-card", "--gpu-catalog", str(f), "--seq", "4k", "--batch", "1")
+    assert code == 0, err

@@ -24,6 +24,10 @@ COMMANDS = [
     ["show", "llama3-8b"],
     ["compare", "deepseek-v3", "jamba-v0.1", "nemotron-h-56b", "--seq", "128k"],
     ["llama3-8b", "--seq", "64", "--measure", "--device", "cpu"],
+    ["fit", "llama3.1-8b", "--engine", "llama.cpp", "--weights-dtype", "q4_k_m", "--batch", "1", "--gpu", "m2-max-64gb"],
+    ["fit", "qwen3-30b-a3b", "--engine", "llama.cpp", "--weights-dtype", "q4_k_m", "--gpu", "rtx-3060-12gb", "-c", "32k",
+     "-ngl", "all"],
+    ["fit", "llama3.1-8b", "--engine", "ollama", "--gpu", "rtx-4090"],
 ]
 
 
