@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from ..errors import InputError
 from .gguf_quant import Tensor, file_type, quantize
@@ -32,21 +33,15 @@ class Weights:
     def total_bytes(self) -> int:
         return sum(t.n_bytes for t in self.tensors)
 
-    def layer_bytes(self, n_layers: int, experts: bool | None = None) -> list[int]:
+    def layer_bytes(self, n_layers: int, experts: bool | None = None,
+                    size: "Callable[[Tensor], int] | None" = None) -> list[int]:
         """Bytes of each block blk.0 ... blk.{n-1}; experts=True counts only the MoE experts'
-        tensors, False all but them, None everything."""
+        tensors, False all but them, None everything; `size` is what a tensor takes in the
+        buffer (cuda_bytes on a CUDA device), its own bytes by default."""
         out = [0] * n_layers
         for t in self.tensors:
             if 0 <= t.layer < n_layers and (experts is None or experts == is_expert(t.name)):
-                out[t.layer] += t.n_bytes
-        return out
-
-    def gpu_layer_bytes(self, n_layers: int, experts: bool | None = None) -> list[int]:
-        """layer_bytes as a CUDA buffer holds them (cuda_bytes)."""
-        out = [0] * n_layers
-        for t in self.tensors:
-            if 0 <= t.layer < n_layers and (experts is None or experts == is_expert(t.name)):
-                out[t.layer] += cuda_bytes(t)
+                out[t.layer] += size(t) if size else t.n_bytes
         return out
 
     def tensor(self, name: str) -> Tensor | None:

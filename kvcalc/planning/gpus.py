@@ -181,17 +181,7 @@ def find_gpu(name: str, extra: str | Path | None = None) -> GPU:
 
 def _nvidia_smi() -> list[tuple[str, int, int]]:
     """(name, total bytes, free bytes) of each local NVIDIA GPU, from nvidia-smi; [] without it."""
-    import shutil
-    import subprocess
-
-    exe = shutil.which("nvidia-smi")
-    if exe is None:
-        return []
-    try:
-        out = subprocess.run([exe, "--query-gpu=name,memory.total,memory.free", "--format=csv,noheader,nounits"],
-                             capture_output=True, text=True, timeout=20, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
+    out = _run(["nvidia-smi", "--query-gpu=name,memory.total,memory.free", "--format=csv,noheader,nounits"]) or ""
     rows = []
     for line in out.splitlines():
         parts = [p.strip() for p in line.split(",")]

@@ -108,8 +108,7 @@ def place(model: Model, w: Weights, local: Local, n_ctx: int, ngl: int) -> Place
     on_gpu = gpu_layers(n, ngl)
     metal = local.gpu.unified  # Metal maps the file (MTL0_Mapped): the tensors' own bytes
     size = (lambda t: t.n_bytes) if metal else cuda_bytes
-    layers = w.layer_bytes(n) if metal else w.gpu_layer_bytes(n)
-    experts = w.layer_bytes(n, experts=True) if metal else w.gpu_layer_bytes(n, experts=True)
+    layers, experts = w.layer_bytes(n, size=size), w.layer_bytes(n, experts=True, size=size)
     gpu_w = sum(layers[i] for i in on_gpu) - sum(experts[i] for i in on_gpu if i < local.n_cpu_moe)
     head = w.tensor("output.weight") or w.tensor("token_embd.weight")
     if ngl > n:  # the output layer: its norm and head (a tied head is a copy of token_embd on the GPU)
