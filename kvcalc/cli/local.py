@@ -54,7 +54,7 @@ def local_fit(call: Call, model: str, cfg: Any, eng: Any, gpu: str, catalog: Any
     ollama = getattr(eng, "ollama", None)
     n_ctx = parse_size(seq, "--seq") if seq is not None else None
     if ollama is not None:
-        eng, n_ctx, notes = ollama.setup(cfg, eng, n_ctx, size)
+        eng, n_ctx, notes = ollama.setup(cfg, n_ctx, size)
         k_dtype, k_note = ollama.kv_dtype_for(k_dtype)
         v_dtype, v_note = ollama.kv_dtype_for(v_dtype)
         notes += [n for n in {k_note, v_note} if n]

@@ -125,7 +125,7 @@ class Ollama(LlamaCpp):
             raise InputError(f"Ollama {self.version}: kvcalc does not model how its runner sizes the sliding-window, "
                              f"recurrent or MLA caches of {model.name}: use --engine ollama@0.30.0 or later")
 
-    def setup(self, model: Model, eng: "Ollama", seq: Optional[int], device_bytes: int) -> tuple[LlamaCpp, int, list[str]]:
+    def setup(self, model: Model, seq: Optional[int], device_bytes: int) -> tuple[LlamaCpp, int, list[str]]:
         """(the llama.cpp engine Ollama starts, -c it passes, notes) for num_ctx `seq` (None: the default)."""
         self.refuse(model)
         notes = []
