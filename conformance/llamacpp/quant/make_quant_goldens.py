@@ -16,9 +16,13 @@ Run (about 1-2 h on 2 cores; big files go to --work and are deleted as soon as t
     LLAMA_CPP_LIB_PATH=/tmp/cirun3/main/.build/llamacpp/build/bin \\
     PYTHONPATH=/tmp/cirun3/main/.build/llamacpp/llama_cpp_python-0.3.36 \\
     /tmp/cirun3/main/.venv-llamacpp/bin/python conformance/llamacpp/quant/make_quant_goldens.py \\
-        --work /tmp/research/issue21/quantlive/work \\
-        --predictor /tmp/research/issue21/quant/gguf_size.py \\
-        --mismatches /tmp/research/issue21/quantlive/MISMATCHES.md
+        --work /tmp/quant-work
+
+kvcalc's own port is compared with the goldens by tests/test_quant_goldens.py (--predictor takes a
+module with the research predictor's predict() to compare here too). The committed goldens hold the
+Llama-3.2-1B-shaped model's 11 file types and the 8-layer Qwen3-30B-A3B-shaped model's Q4_0, Q4_K_S,
+Q4_K_M, Q5_K_M, Q6_K, Q8_0 and IQ4_XS (its Q3_K_M, Q2_K, F16 and BF16 took too long to quantize on 2
+cores: conformance/llamacpp/test_quantize.py's dry runs cover them at the full 48 layers).
 
 Partial results are cached per (model, file type) under --work/results, so an interrupted run
 resumes; --models / --ftypes restrict the run; --keep keeps the quantized GGUFs.
@@ -445,12 +449,12 @@ def expected_bytes(src: Path, ftype: str) -> int:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--work", type=Path, default=Path("/tmp/research/issue21/quantlive/work"))
+    ap.add_argument("--work", type=Path, default=Path("/tmp/quant-work"))
     ap.add_argument("--models", nargs="*", default=list(MODELS))
     ap.add_argument("--ftypes", nargs="*", default=FTYPES)
     ap.add_argument("--nthread", type=int, default=2)
-    ap.add_argument("--predictor", type=Path, default=Path("/tmp/research/issue21/quant/gguf_size.py"))
-    ap.add_argument("--mismatches", type=Path, default=Path("/tmp/research/issue21/quantlive/MISMATCHES.md"))
+    ap.add_argument("--predictor", type=Path, default=None)
+    ap.add_argument("--mismatches", type=Path, default=Path("/tmp/quant-work/MISMATCHES.md"))
     ap.add_argument("--out", type=Path, default=HERE)
     ap.add_argument("--keep", action="store_true", help="keep the quantized GGUFs")
     ap.add_argument("--keep-source", action="store_true", help="keep the F16 source GGUFs")
