@@ -41,8 +41,8 @@ def _nbytes(shape_np: tuple[int, ...], qt: Q) -> int:
     return n // blk * tsz
 
 
-def write(s: Shape, path: Path, wtype: Q = Q.F16) -> Path:
-    w = GGUFWriter(str(path), s.arch)
+def hparams(w: GGUFWriter, s: Shape) -> None:
+    """The hyper-parameters llama.cpp's loader (and its quantizer) read, for `s`."""
     w.add_block_count(s.n_layer)
     w.add_context_length(s.context)
     w.add_embedding_length(s.n_embd)
@@ -59,6 +59,11 @@ def write(s: Shape, path: Path, wtype: Q = Q.F16) -> Path:
         w.add_expert_count(s.n_expert)
         w.add_expert_used_count(s.n_expert_used)
         w.add_expert_feed_forward_length(s.n_ff_exp)
+
+
+def write(s: Shape, path: Path, wtype: Q = Q.F16) -> Path:
+    w = GGUFWriter(str(path), s.arch)
+    hparams(w, s)
     # SPM vocabulary: <unk>, <s>, </s>, then byte-ish filler tokens
     toks = ["<unk>", "<s>", "</s>"] + [f"t{i}" for i in range(3, s.n_vocab)]
     w.add_tokenizer_model("llama")

@@ -19,6 +19,7 @@ from kvcalc.models.gguf_quant import FILE_TYPES, NEEDS_IMATRIX
 from kvcalc.models.gguf_tensors import ARCH, config_tensors, from_config
 from kvcalc.models.registry import load_model
 
+from .real_shapes import Shape, hparams
 from .test_llamacpp import LOG, L
 
 MODELS = ("llama3.1-8b", "llama3.2-1b", "llama3-70b", "qwen3-30b-a3b", "mixtral-8x7b", "qwen2.5-7b", "qwen3-8b")
@@ -31,23 +32,12 @@ _IMATRIX = (ctypes.c_float * 1)(1.0)
 def write_sparse(name: str, path: Path) -> Path:
     """The GGUF of `name` with f16 weights: metadata, the tensor table, and a hole for the data."""
     m = load_model(name)
+    moe = m.moe
     w = GGUFWriter(str(path), ARCH[m.family])
     w.add_file_type(1)
-    w.add_block_count(m.n_layers)
-    w.add_context_length(m.max_context or 4096)
-    w.add_embedding_length(m.hidden_size)
-    w.add_feed_forward_length(m.intermediate_size)
-    w.add_head_count(m.n_heads)
-    w.add_head_count_kv(m.n_kv_heads)
-    w.add_key_length(m.head_dim)
-    w.add_value_length(m.head_dim)
-    w.add_rope_dimension_count(m.head_dim)
-    w.add_layer_norm_rms_eps(1e-6)
-    w.add_vocab_size(m.vocab_size)
-    if m.moe is not None:
-        w.add_expert_count(m.moe.n_experts)
-        w.add_expert_used_count(m.moe.n_experts_per_tok)
-        w.add_expert_feed_forward_length(m.moe.expert_intermediate_size)
+    hparams(w, Shape(name, ARCH[m.family], m.n_layers, m.hidden_size, m.n_heads, m.n_kv_heads, m.head_dim,
+                     m.intermediate_size, m.vocab_size, moe.n_experts if moe else 0, moe.n_experts_per_tok if moe else 0,
+                     moe.expert_intermediate_size if moe else 0, context=m.max_context or 4096))
     w.add_tokenizer_model("none")
     size = 0
     for tname, ne in config_tensors(m):

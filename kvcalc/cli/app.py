@@ -92,6 +92,9 @@ app = typer.Typer(
 )
 
 ModelArg = Annotated[str, typer.Argument(help="A shipped name or alias (see `kvcalc list`), a Hugging Face repo id ORG/NAME\\[@REV] (the local HF cache, else the Hub with kvcalc\\[hub]), or a .yaml / config.json / .gguf path.", show_default=False)]
+KDtypeOpt = Annotated[str | None, typer.Option("--k-dtype", "-ctk", help="llama.cpp: K cache type (f16, q8_0, q4_0, ...; default --kv-dtype).", show_default=False)]
+VDtypeOpt = Annotated[str | None, typer.Option("--v-dtype", "-ctv", help="llama.cpp: V cache type (default --kv-dtype).", show_default=False)]
+FlashOpt = Annotated[str | None, typer.Option("--flash-attn", "-fa", help="llama.cpp: on, off or auto (default: the release's).", show_default=False)]
 SeqOpt = Annotated[str, typer.Option("--seq", "-s", help="Tokens per sequence: 4096, 4k or 128k.", show_default=False)]
 BatchOpt = Annotated[str, typer.Option("--batch", "-b", help="Sequences in the batch.")]
 DtypeOpt = Annotated[str, typer.Option("--kv-dtype", help=DTYPE_HELP)]
@@ -128,13 +131,13 @@ def calc(
     output: OutputOpt = None,
     measure: Annotated[bool, typer.Option("--measure", help="Allocate the cache with PyTorch and compare (needs kvcalc\\[measure]).")] = False,
     device: Annotated[str, typer.Option("--device", help="Where --measure allocates: auto, cuda or cpu.")] = "auto",
-    k_dtype: Annotated[str | None, typer.Option("--k-dtype", "-ctk", help="llama.cpp: K cache type (f16, q8_0, q4_0, ...; default --kv-dtype).", show_default=False)] = None,
-    v_dtype: Annotated[str | None, typer.Option("--v-dtype", "-ctv", help="llama.cpp: V cache type (default --kv-dtype).", show_default=False)] = None,
+    k_dtype: KDtypeOpt = None,
+    v_dtype: VDtypeOpt = None,
     parallel: Annotated[str | None, typer.Option("--parallel", "-np", help="llama.cpp: sequence slots sharing --seq (-c); default the release's (llama-server's auto: 4 in a unified buffer; llama-cpp-python: 1).", show_default=False)] = None,
     kv_unified: Annotated[bool | None, typer.Option("--kv-unified/--no-kv-unified", help="llama.cpp: one KV buffer for all slots (default: on with auto -np, else off).", show_default=False)] = None,
     swa_full: Annotated[bool | None, typer.Option("--swa-full/--no-swa-full", help="llama.cpp: full-size cache for sliding-window layers (default: off in llama-server, on in llama-cpp-python).", show_default=False)] = None,
     ubatch: Annotated[str | None, typer.Option("--ubatch", "-ub", help="llama.cpp: physical batch size (n_ubatch; default 512).", show_default=False)] = None,
-    flash_attn: Annotated[str | None, typer.Option("--flash-attn", "-fa", help="llama.cpp: on, off or auto (default: the release's).", show_default=False)] = None,
+    flash_attn: FlashOpt = None,
     revision: RevisionOpt = None,
     assume: AssumeOpt = False,
 ) -> Result:
@@ -275,13 +278,13 @@ def fit(
     revision: RevisionOpt = None,
     fail_if_not_fit: Annotated[bool, typer.Option("--fail-if-not-fit", help="Exit 1 when the answer is that it does not fit (the verdict, or vLLM refusing to start), for scripts.")] = False,
     assume: AssumeOpt = False,
-    k_dtype: Annotated[str | None, typer.Option("--k-dtype", "-ctk", help="llama.cpp: K cache type (f16, q8_0, q4_0, ...; default --kv-dtype).", show_default=False)] = None,
-    v_dtype: Annotated[str | None, typer.Option("--v-dtype", "-ctv", help="llama.cpp: V cache type (default --kv-dtype).", show_default=False)] = None,
+    k_dtype: KDtypeOpt = None,
+    v_dtype: VDtypeOpt = None,
     parallel: Annotated[str | None, typer.Option("--parallel", "-np", help="llama.cpp: sequence slots sharing -c (default --batch, else the release's).", show_default=False)] = None,
     kv_unified: Annotated[bool | None, typer.Option("--kv-unified/--no-kv-unified", help="llama.cpp: one KV buffer for all slots.", show_default=False)] = None,
     swa_full: Annotated[bool | None, typer.Option("--swa-full/--no-swa-full", help="llama.cpp: full-size cache for sliding-window layers.", show_default=False)] = None,
     ubatch: Annotated[str | None, typer.Option("--ubatch", "-ub", help="llama.cpp: physical batch size (n_ubatch; default 512): sizes the compute buffers.", show_default=False)] = None,
-    flash_attn: Annotated[str | None, typer.Option("--flash-attn", "-fa", help="llama.cpp: on, off or auto (default: the release's).", show_default=False)] = None,
+    flash_attn: FlashOpt = None,
     ngl: Annotated[str | None, typer.Option("--n-gpu-layers", "--ngl", "-ngl", help="llama.cpp: layers on the GPU (all = every block and the output layer); default: the most that fit, all when no -c is given.", show_default=False)] = None,
     n_cpu_moe: Annotated[str | None, typer.Option("--n-cpu-moe", "-ncmoe", help="llama.cpp: keep the MoE experts of the first N layers in host memory.", show_default=False)] = None,
     wired_limit: Annotated[str | None, typer.Option("--wired-limit", metavar="BYTES", help="Apple GPUs: what `sysctl iogpu.wired_limit_mb` lets the GPU use (e.g. 56GiB), instead of macOS's default working set.", show_default=False)] = None,
