@@ -13,6 +13,7 @@ from ..errors import InputError
 def weights_of(cfg: Any, model: str, weights_dtype: str, default_type: str | None) -> Any:
     """The model's GGUF tensors: a .gguf file's own table, or its config + llama.cpp's quantizer
     at --weights-dtype (or the runtime's default file type)."""
+    from ..engines.llamacpp import ggml_name
     from ..models.gguf_quant import FILE_TYPES
     from ..models.gguf_tensors import from_config, from_file
 
@@ -26,8 +27,7 @@ def weights_of(cfg: Any, model: str, weights_dtype: str, default_type: str | Non
             raise InputError(f"{cfg.name}: say which GGUF: --weights-dtype FILE_TYPE (q4_k_m, q8_0, f16 ...: "
                              f"llama-quantize's types) or give the .gguf file")
         ftype = default_type  # Ollama's library tags (llama3.1:8b ...) are Q4_K_M
-    if ftype in ("fp16", "bf16", "fp32"):
-        ftype = {"fp16": "f16", "fp32": "f32"}.get(ftype, ftype)
+    ftype = ggml_name(ftype)  # kvcalc's fp16 / fp32 are llama.cpp's f16 / f32
     if ftype not in FILE_TYPES:
         raise InputError(f"--weights-dtype {weights_dtype!r}: with --engine llama.cpp, a llama.cpp file type "
                          f"(choose from: {', '.join(FILE_TYPES)})")

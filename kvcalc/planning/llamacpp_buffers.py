@@ -63,7 +63,7 @@ def reserve_shape(eng: LlamaCpp, n_ctx: int) -> tuple[int, int, int]:
     """(T, n_out, n_kv) of the graph llama.cpp reserves for -c n_ctx (sched_reserve)."""
     n_seq = eng.n_parallel
     cells = eng.cells_per_stream(n_ctx)
-    total = cells * (1 if eng.kv_unified or not eng.streams_split else n_seq)
+    total = cells * eng.streams()
     t0 = min(total, eng.n_batch, eng.n_ubatch)
     return _pad(t0, n_seq), max(1, min(t0, eng.n_outputs_max)), cells
 

@@ -121,8 +121,8 @@ def place(model: Model, w: Weights, local: Local, n_ctx: int, ngl: int) -> Place
     kv = layer_kv(model, local.engine, n_ctx, local.k_dtype, local.v_dtype)
     gpu_kv = sum(kv[i] for i in on_gpu)
     quantized = [resolve(d, "fp16").group_size > 0 for d in (local.k_dtype, local.v_dtype)]
-    compute = compute_buffers(model, local.engine, n_ctx, ngl, local.gpu.unified,
-                              w.named("output.weight") or w.named("token_embd.weight"), *quantized)
+    compute = compute_buffers(model, local.engine, n_ctx, ngl, local.gpu.unified, head.n_bytes if head else 0,
+                              *quantized)
     out = output_buffer(model, local.engine, local.embeddings)
     return Placement(n_ctx, ngl, Device(gpu_w, gpu_kv, compute.device_bytes, 0),
                      Device(host_w, sum(kv) - gpu_kv, compute.host_bytes, out),

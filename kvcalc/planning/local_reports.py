@@ -106,7 +106,7 @@ def local_fit_report(model: Model, w: Weights, local: Local, n_ctx: int | None, 
     else:
         head = f"-c {p.n_ctx:,}, {_ngl_words(model, p.ngl)}: " + ("fits" if p.fits else "does NOT fit")
     title = f"{model.name} on {gpu_name} with {who}: {head}"
-    cells = eng.cells_per_stream(p.n_ctx) * (1 if eng.kv_unified or not eng.streams_split else eng.n_parallel)
+    cells = eng.cells_per_stream(p.n_ctx) * eng.streams()
     fa = eng.flash_attn
     k, v = _dtypes(local).values()
     on_gpu = min(p.ngl, model.n_layers)
